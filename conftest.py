@@ -1,0 +1,7 @@
+"""Registers the suite's plugin and every step module, so every feature can use every phrase."""
+
+pytest_plugins = [
+    "fixtures.pytest_plugin",
+    "steps.common",
+    "steps.identity",
+]

@@ -1,0 +1,46 @@
+@US0
+Feature: Identity
+  As a user of the app inside my Databricks workspace
+  I want the app to know me from my Databricks sign-in
+  So that what I see and save is mine, and nobody can pass for me
+
+  Background:
+    Given Ana is a workspace user in the group "analysts"
+
+  @US0_1 @critical
+  Scenario: A signed-in user sees her own profile
+    When Ana opens her profile
+    Then she sees her own email and display name
+    And she is shown as a member of "analysts"
+
+  @US0_2 @critical
+  Scenario: A request without a token is refused
+    When someone opens the profile without signing in
+    Then the request is refused with status 401 as "MISSING_TOKEN"
+
+  @US0_2
+  Scenario: A token the workspace never issued is refused
+    When someone opens the profile with a token the workspace never issued
+    Then the request is refused with status 401 as "INVALID_TOKEN"
+
+  @US0_2 @fault_injection
+  Scenario: An expired token is refused
+    When Ana opens her profile with an expired token
+    Then the request is refused with status 401 as "INVALID_TOKEN"
+
+  @US0_2 @normal
+  Scenario: The health check answers without identity
+    When someone checks the app's health without signing in
+    Then the app reports it is healthy
+
+  @US0_3 @blocker
+  Scenario: Identity comes from the workspace, not from headers the caller could forge
+    Given Ben is a workspace user
+    When Ana opens her profile claiming to be Ben in forwarded identity headers
+    Then she sees her own email and display name
+
+  @US0_3 @critical
+  Scenario: Forged identity headers without a token are refused
+    Given Ben is a workspace user
+    When someone claiming to be Ben opens the profile without a token
+    Then the request is refused with status 401 as "MISSING_TOKEN"

@@ -1,0 +1,20 @@
+"""Run the app as Databricks Apps does: ``python -m server`` listens on DATABRICKS_APP_PORT."""
+
+from __future__ import annotations
+
+import logging
+
+import uvicorn
+
+from server.app import create_app
+from server.config import Settings
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = Settings()
+    uvicorn.run(create_app(settings), host="0.0.0.0", port=settings.databricks_app_port)
+
+
+if __name__ == "__main__":
+    main()

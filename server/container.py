@@ -1,0 +1,41 @@
+"""The app's services and clients, wired once per app instance from Settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from server.clients import WorkspaceClients
+from server.config import Settings
+from server.db import Database, LakebaseCredentials
+from server.services.identity import IdentityService
+
+
+def build_database(settings: Settings, workspace: WorkspaceClients | None = None) -> Database | None:
+    if not settings.lakebase_configured:
+        return None
+    if settings.pgpassword is not None:
+        secret = settings.pgpassword.get_secret_value()
+        return Database(settings, lambda: secret)
+    if not settings.lakebase_instance_name:
+        raise ValueError("Set LAKEBASE_INSTANCE_NAME (for generate_database_credential) or PGPASSWORD.")
+    workspace = workspace or WorkspaceClients(settings)
+    credentials = LakebaseCredentials(lambda: workspace.service_principal, settings.lakebase_instance_name)
+    return Database(settings, credentials.password)
+
+
+@dataclass
+class Container:
+    settings: Settings
+    workspace: WorkspaceClients
+    identity: IdentityService
+    database: Database | None
+
+    @classmethod
+    def build(cls, settings: Settings) -> Container:
+        workspace = WorkspaceClients(settings)
+        return cls(
+            settings=settings,
+            workspace=workspace,
+            identity=IdentityService(workspace, settings.identity_cache_ttl_seconds),
+            database=build_database(settings, workspace),
+        )

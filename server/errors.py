@@ -1,0 +1,104 @@
+"""One JSON error envelope for every non-2xx response.
+
+``{"error": {"code", "message", "request_id", "details"?, "retry_after"?}}``; never a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from databricks.sdk.errors import DatabricksError
+from databricks.sdk.errors import platform as sdk_errors
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger(__name__)
+
+
+class AppError(Exception):
+    """An error the app answers on purpose, with a stable machine code."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        details: list[dict[str, Any]] | None = None,
+        retry_after: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details
+        self.retry_after = retry_after
+
+
+def request_id(request: Request) -> str:
+    return getattr(request.state, "request_id", "-")
+
+
+def error_response(request: Request, error: AppError) -> JSONResponse:
+    body: dict[str, Any] = {"code": error.code, "message": error.message, "request_id": request_id(request)}
+    headers = {}
+    if error.details:
+        body["details"] = error.details
+    if error.retry_after is not None:
+        body["retry_after"] = error.retry_after
+        headers["Retry-After"] = str(error.retry_after)
+    return JSONResponse({"error": body}, status_code=error.status, headers=headers)
+
+
+def from_workspace_error(error: DatabricksError) -> AppError:
+    """Map an upstream (workspace) error onto what the app's user should see."""
+    message = str(error) or "The workspace refused the request."
+    if isinstance(error, sdk_errors.PermissionDenied):
+        return AppError(403, "PERMISSION_DENIED", message)
+    if isinstance(error, sdk_errors.Unauthenticated):
+        return AppError(401, "INVALID_TOKEN", "The access token is invalid or expired.")
+    if isinstance(error, sdk_errors.NotFound):
+        return AppError(404, error.error_code or "NOT_FOUND", message)
+    if isinstance(error, sdk_errors.BadRequest):
+        return AppError(400, error.error_code or "BAD_REQUEST", message)
+    if isinstance(error, sdk_errors.TooManyRequests | sdk_errors.TemporarilyUnavailable):
+        return AppError(503, "UPSTREAM_UNAVAILABLE", "The workspace is busy; try again shortly.", retry_after=5)
+    return AppError(502, "UPSTREAM_ERROR", f"The workspace failed: {message}")
+
+
+def _validation_details(error: RequestValidationError) -> list[dict[str, Any]]:
+    details = []
+    for item in error.errors():
+        location = [str(part) for part in item.get("loc", ()) if part != "body"]
+        details.append({"field": ".".join(location) or "body", "issue": item.get("msg", "invalid")})
+    return details
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(AppError)
+    async def _app_error(request: Request, error: AppError) -> JSONResponse:
+        return error_response(request, error)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, error: RequestValidationError) -> JSONResponse:
+        return error_response(
+            request, AppError(400, "INVALID_REQUEST", "The request is invalid.", details=_validation_details(error))
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(error.status_code, "HTTP_ERROR")
+        return error_response(request, AppError(error.status_code, code, str(error.detail)))
+
+    @app.exception_handler(DatabricksError)
+    async def _workspace(request: Request, error: DatabricksError) -> JSONResponse:
+        log.warning("workspace error on %s: %s", request.url.path, error)
+        return error_response(request, from_workspace_error(error))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, error: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s", request.url.path)
+        return error_response(request, AppError(500, "INTERNAL_ERROR", "An unexpected error occurred."))

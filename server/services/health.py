@@ -1,0 +1,36 @@
+"""Readiness checks of the app's dependencies."""
+
+from __future__ import annotations
+
+import logging
+
+from server.container import Container
+from server.db import migrations
+
+log = logging.getLogger(__name__)
+
+
+def _check(name: str, probe) -> dict:
+    try:
+        return {"name": name, "status": "ok", **(probe() or {})}
+    except Exception as error:  # a failing dependency is a finding here, not a crash
+        log.warning("readiness check %s failed: %s", name, error.__class__.__name__)
+        return {"name": name, "status": "failing", "reason": error.__class__.__name__}
+
+
+def readiness(services: Container) -> dict:
+    def workspace() -> dict:
+        services.workspace.service_principal.current_user.me()
+        return {}
+
+    def database() -> dict:
+        if services.database is None:
+            return {"status": "not_configured"}
+        revision, expected = services.database.schema_revision(), migrations.head()
+        if revision != expected:
+            raise RuntimeError(f"schema at {revision}, expected {expected}")
+        return {"schema_revision": revision}
+
+    checks = [_check("workspace", workspace), _check("database", database)]
+    status = "ready" if all(c["status"] in ("ok", "not_configured") for c in checks) else "not_ready"
+    return {"status": status, "checks": checks}

@@ -1,0 +1,89 @@
+"""Who the user is: workspace users, their sign-in, their profile."""
+
+from __future__ import annotations
+
+import httpx
+from pytest_bdd import given, parsers, then, when
+
+from fixtures.clients import FakeControl
+from fixtures.pytest_plugin import Cast
+from fixtures.stack import Stack
+
+PRONOUN = r"(?:her|his|their)"
+
+
+@given(parsers.re(r'(?P<name>[A-Z]\w+) is a workspace user in the group "(?P<group>[^"]+)"'))
+def user_in_group(people: Cast, name: str, group: str) -> None:
+    people.add(name, [group])
+
+
+@given(parsers.re(r"(?P<name>[A-Z]\w+) is a workspace user$"))
+def workspace_user(people: Cast, name: str) -> None:
+    people.add(name)
+
+
+@when(parsers.re(rf"(?P<who>\w+) opens {PRONOUN} profile$"), target_fixture="response")
+def opens_profile(people: Cast, who: str) -> httpx.Response:
+    return people[who].app.get("/api/user/me")
+
+
+@when(
+    parsers.re(rf'(?P<who>\w+) opens {PRONOUN} profile claiming to be (?P<other>\w+) in forwarded identity headers'),
+    target_fixture="response",
+)
+def opens_profile_forging_headers(people: Cast, who: str, other: str) -> httpx.Response:
+    impostor, victim = people[who], people[other]
+    people.last = impostor
+    forged = {"X-Forwarded-Email": victim.user_name, "X-Forwarded-User": victim.user_name,
+              "X-Forwarded-Preferred-Username": victim.user_name}
+    return impostor.app.as_user(impostor.token, **forged).get("/api/user/me")
+
+
+@when(parsers.re(r"someone claiming to be (?P<other>\w+) opens the profile without a token"), target_fixture="response")
+def forged_headers_only(stack: Stack, people: Cast, other: str) -> httpx.Response:
+    victim = people[other]
+    return stack.anonymous().as_user(None, **{"X-Forwarded-Email": victim.user_name}).get("/api/user/me")
+
+
+@when("someone opens the profile without signing in", target_fixture="response")
+def profile_without_token(stack: Stack) -> httpx.Response:
+    return stack.anonymous().get("/api/user/me")
+
+
+@when("someone opens the profile with a token the workspace never issued", target_fixture="response")
+def profile_with_unknown_token(stack: Stack) -> httpx.Response:
+    return stack.anonymous().as_user("dapi" + "0" * 32).get("/api/user/me")
+
+
+@when(parsers.re(r"(?P<who>\w+) opens (?:her|his|their) profile with an expired token"), target_fixture="response")
+def profile_with_expired_token(people: Cast, control: FakeControl, who: str) -> httpx.Response:
+    person = people[who]
+    expired = control.create_token(person.user_name, lifetime_seconds=-60)
+    return person.app.as_user(expired).get("/api/user/me")
+
+
+@when("someone checks the app's health without signing in", target_fixture="response")
+def health_without_token(stack: Stack) -> httpx.Response:
+    return stack.anonymous().get("/api/health")
+
+
+@then(parsers.re(rf"(?P<who>\w+) sees {PRONOUN} own email and display name"))
+def sees_own_profile(people: Cast, response: httpx.Response, who: str) -> None:
+    person = people[who]
+    assert response.status_code == 200, response.text
+    profile = response.json()
+    assert profile["email"] == person.user_name
+    assert profile["user_name"] == person.user_name
+    assert profile["display_name"] == person.display_name
+
+
+@then(parsers.re(r'(?P<who>\w+) is shown as a member of "(?P<group>[^"]+)"'))
+def shown_in_group(people: Cast, response: httpx.Response, who: str, group: str) -> None:
+    people[who]
+    assert group in response.json()["groups"], response.json()
+
+
+@then("the app reports it is healthy")
+def reports_healthy(response: httpx.Response) -> None:
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "ok"
