@@ -65,7 +65,9 @@ def from_workspace_error(error: DatabricksError) -> AppError:
     if isinstance(error, sdk_errors.BadRequest):
         return AppError(400, error.error_code or "BAD_REQUEST", message)
     if isinstance(error, sdk_errors.TooManyRequests | sdk_errors.TemporarilyUnavailable):
-        return AppError(503, "UPSTREAM_UNAVAILABLE", "The workspace is busy; try again shortly.", retry_after=5)
+        return AppError(
+            503, "UPSTREAM_UNAVAILABLE", "The workspace is busy; try again shortly.", retry_after=5
+        )
     return AppError(502, "UPSTREAM_ERROR", f"The workspace failed: {message}")
 
 
@@ -85,7 +87,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, error: RequestValidationError) -> JSONResponse:
         return error_response(
-            request, AppError(400, "INVALID_REQUEST", "The request is invalid.", details=_validation_details(error))
+            request,
+            AppError(400, "INVALID_REQUEST", "The request is invalid.", details=_validation_details(error)),
         )
 
     @app.exception_handler(StarletteHTTPException)

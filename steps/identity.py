@@ -28,18 +28,26 @@ def opens_profile(people: Cast, who: str) -> httpx.Response:
 
 
 @when(
-    parsers.re(rf'(?P<who>\w+) opens {PRONOUN} profile claiming to be (?P<other>\w+) in forwarded identity headers'),
+    parsers.re(
+        rf"(?P<who>\w+) opens {PRONOUN} profile claiming to be (?P<other>\w+) in forwarded identity headers"
+    ),
     target_fixture="response",
 )
 def opens_profile_forging_headers(people: Cast, who: str, other: str) -> httpx.Response:
     impostor, victim = people[who], people[other]
     people.last = impostor
-    forged = {"X-Forwarded-Email": victim.user_name, "X-Forwarded-User": victim.user_name,
-              "X-Forwarded-Preferred-Username": victim.user_name}
+    forged = {
+        "X-Forwarded-Email": victim.user_name,
+        "X-Forwarded-User": victim.user_name,
+        "X-Forwarded-Preferred-Username": victim.user_name,
+    }
     return impostor.app.as_user(impostor.token, **forged).get("/api/user/me")
 
 
-@when(parsers.re(r"someone claiming to be (?P<other>\w+) opens the profile without a token"), target_fixture="response")
+@when(
+    parsers.re(r"someone claiming to be (?P<other>\w+) opens the profile without a token"),
+    target_fixture="response",
+)
 def forged_headers_only(stack: Stack, people: Cast, other: str) -> httpx.Response:
     victim = people[other]
     return stack.anonymous().as_user(None, **{"X-Forwarded-Email": victim.user_name}).get("/api/user/me")
@@ -55,7 +63,10 @@ def profile_with_unknown_token(stack: Stack) -> httpx.Response:
     return stack.anonymous().as_user("dapi" + "0" * 32).get("/api/user/me")
 
 
-@when(parsers.re(r"(?P<who>\w+) opens (?:her|his|their) profile with an expired token"), target_fixture="response")
+@when(
+    parsers.re(r"(?P<who>\w+) opens (?:her|his|their) profile with an expired token"),
+    target_fixture="response",
+)
 def profile_with_expired_token(people: Cast, control: FakeControl, who: str) -> httpx.Response:
     person = people[who]
     expired = control.create_token(person.user_name, lifetime_seconds=-60)

@@ -25,7 +25,10 @@ RETRY_AFTER_SECONDS = 2
 
 def database_unavailable() -> AppError:
     return AppError(
-        503, "DATABASE_UNAVAILABLE", "The database is unavailable; try again shortly.", retry_after=RETRY_AFTER_SECONDS
+        503,
+        "DATABASE_UNAVAILABLE",
+        "The database is unavailable; try again shortly.",
+        retry_after=RETRY_AFTER_SECONDS,
     )
 
 

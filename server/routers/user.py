@@ -8,7 +8,9 @@ from server.models.user import UserProfile
 router = APIRouter(prefix="/api/user", tags=["user"])
 
 
-@router.get("/me", response_model=UserProfile, summary="The signed-in user's profile, as the workspace knows it")
+@router.get(
+    "/me", response_model=UserProfile, summary="The signed-in user's profile, as the workspace knows it"
+)
 def me(user: User) -> UserProfile:
     return UserProfile(
         id=user.id,
