@@ -31,6 +31,12 @@ class Settings(BaseSettings):
     db_connect_timeout_seconds: float = 5
     db_migrate_on_start: bool = True
 
+    # MLflow: tracking store and model registry (Unity Catalog in a workspace). The artifact location is
+    # where new experiments keep their artifacts; unset, the tracking server decides (as Databricks does).
+    mlflow_tracking_uri: str = "databricks"
+    mlflow_registry_uri: str = "databricks-uc"
+    mlflow_artifact_location: str | None = None
+
     identity_cache_ttl_seconds: float = Field(30, description="How long a token's identity is trusted")
     app_version: str = "dev"
 
