@@ -44,3 +44,8 @@ Feature: Identity
     Given Ben is a workspace user
     When someone claiming to be Ben opens the profile without a token
     Then the request is refused with status 401 as "MISSING_TOKEN"
+
+  @US0_2 @normal
+  Scenario: Readiness answers without identity and names what the app depends on
+    When someone checks whether the app is ready without signing in
+    Then the app reports it is ready, with the workspace and the database schema up to date

@@ -98,3 +98,20 @@ def shown_in_group(people: Cast, response: httpx.Response, who: str, group: str)
 def reports_healthy(response: httpx.Response) -> None:
     assert response.status_code == 200, response.text
     assert response.json()["status"] == "ok"
+
+
+@when("someone checks whether the app is ready without signing in", target_fixture="response")
+def readiness_without_token(stack: Stack) -> httpx.Response:
+    return stack.anonymous().get("/api/health/ready")
+
+
+@then("the app reports it is ready, with the workspace and the database schema up to date")
+def reports_ready(response: httpx.Response) -> None:
+    from server.db.migrations import head
+
+    assert response.status_code == 200, response.text
+    report = response.json()
+    checks = {check["name"]: check for check in report["checks"]}
+    assert report["status"] == "ready"
+    assert checks["workspace"]["status"] == "ok"
+    assert checks["database"]["schema_revision"] == head()
