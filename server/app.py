@@ -16,6 +16,7 @@ from server.container import Container
 from server.dependencies import current_user
 from server.errors import install_error_handlers
 from server.middleware import RequestIdMiddleware
+from server.models.errors import USER_ROUTE_ERRORS
 from server.routers import health, user
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestIdMiddleware)
     app.include_router(health.router)
     for router in USER_ROUTERS:
-        app.include_router(router, dependencies=[Depends(current_user)])
+        app.include_router(router, dependencies=[Depends(current_user)], responses=USER_ROUTE_ERRORS)
     app.include_router(api_docs_router(app), dependencies=[Depends(current_user)])
     return app
 
