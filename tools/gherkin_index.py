@@ -26,6 +26,7 @@ from pytest_bdd.steps import step_function_context_registry
 ROOT = Path(__file__).resolve().parent.parent
 FEATURES_DIR = ROOT / "features"
 STEPS_DIR = ROOT / "steps"
+PERSON_PARAMS = {"who", "other", "person"}
 
 
 @dataclass
