@@ -117,11 +117,13 @@ def reports_healthy(response: httpx.Response) -> None:
 
 @when("someone checks whether the app is ready without signing in", target_fixture="response")
 def readiness_without_token(stack: Stack) -> httpx.Response:
+    """Someone checks whether the app is ready (workspace reachable, database schema current), unsigned."""
     return stack.anonymous().get("/api/health/ready")
 
 
 @then("the app reports it is ready, with the workspace and the database schema up to date")
 def reports_ready(response: httpx.Response) -> None:
+    """The readiness check says ready: the workspace answers and the database schema is at the latest."""
     from server.db.migrations import head
 
     assert response.status_code == 200, response.text
@@ -157,6 +159,7 @@ def calls_every_route(stack: Stack, people: Cast, credentials: str) -> dict[str,
 
 @then(parsers.parse('every route but health refuses the call with status 401 as "{code}"'))
 def every_route_refuses(route_answers: dict[str, httpx.Response], code: str) -> None:
+    """Every route of the app except the health checks refused the call with 401 and this error code."""
     health = {r: a for r, a in route_answers.items() if r.split(" ", 1)[1].startswith("/api/health")}
     others = {r: a for r, a in route_answers.items() if r not in health}
     assert len(others) >= 2, f"expected the app's user routes, found {list(route_answers)}"
