@@ -4,5 +4,6 @@ pytest_plugins = [
     "fixtures.pytest_plugin",
     "steps.common",
     "steps.identity",
+    "fixtures.allure_labels",
     "steps.lifecycle",
 ]
