@@ -147,14 +147,21 @@ def trained_with(lifecycle: Lifecycle, regularization: float) -> None:
 
 @when(parsers.parse("the churn model is trained and registered {times:d} times"))
 def trained_and_registered(lifecycle: Lifecycle, times: int) -> None:
-    """Trains the churn model that many times, registering a new version after each run."""
-    for _ in range(times):
-        # Really trained each time (not the cached model): each version has its own run.
-        from server.pipeline import registry
+    """Runs the pipeline's command line that many times: train (fresh data, same seed) and register."""
+    from server.pipeline.__main__ import run
+    from server.pipeline.training import TrainingResult
 
-        result = lifecycle.train()
-        version = registry.register(lifecycle.settings, lifecycle.model_name, result.model_uri)
-        lifecycle.versions[version] = result.run_id
+    for _ in range(times):
+        args = ["train", "--experiment", lifecycle.experiment, "--rows", str(lifecycle.rows)]
+        args += ["--seed", str(lifecycle.seed), "--register-as", lifecycle.model_name]
+        out = run(args, lifecycle.settings)
+        allure.attach(
+            json.dumps(out, indent=2), "python -m server.pipeline " + " ".join(args), "application/json"
+        )
+        lifecycle.runs.append(
+            TrainingResult(out["run_id"], out["experiment_id"], out["model_uri"], out["metrics"])
+        )
+        lifecycle.versions[out["version"]] = out["run_id"]
 
 
 @when(
