@@ -1,0 +1,1 @@
+"""Operational commands for the suite (python -m tools.<name>)."""
