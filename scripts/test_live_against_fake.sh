@@ -58,6 +58,10 @@ live_env=(
 status=$?
 if [ "$status" -eq 5 ]; then echo "pytest collected no tests: that is a failure here" >&2; fi
 echo "live run against the fake: $((SECONDS - started))s (exit $status)"
+# Its own report, without the mock report's history (allurerc.mjs), so trends stay per mode.
+npx --no-install allure generate reports/allure-results-live -o reports/allure-report-live \
+  --name "Databricks App acceptance (live, against the standalone fake)" >/dev/null \
+  && echo "report: reports/allure-report-live/index.html" || { echo "live report build failed" >&2; status=${status/#0/1}; }
 
 # Whatever the suite made, it must have removed: list everything with the prefix, expired or not.
 "${live_env[@]}" "$PY" -m tools.sweeper --any-age --fail-if-found || status=${status/#0/1}
