@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+
+import allure
 import httpx
 from pytest_bdd import given, parsers, then, when
 
@@ -98,3 +101,58 @@ def shown_in_group(people: Cast, response: httpx.Response, who: str, group: str)
 def reports_healthy(response: httpx.Response) -> None:
     assert response.status_code == 200, response.text
     assert response.json()["status"] == "ok"
+
+
+@when("someone checks whether the app is ready without signing in", target_fixture="response")
+def readiness_without_token(stack: Stack) -> httpx.Response:
+    return stack.anonymous().get("/api/health/ready")
+
+
+@then("the app reports it is ready, with the workspace and the database schema up to date")
+def reports_ready(response: httpx.Response) -> None:
+    from server.db.migrations import head
+
+    assert response.status_code == 200, response.text
+    report = response.json()
+    checks = {check["name"]: check for check in report["checks"]}
+    assert report["status"] == "ready"
+    assert checks["workspace"]["status"] == "ok"
+    assert checks["database"]["schema_revision"] == head()
+
+
+@when(parsers.re(r"someone calls every route of the app (?P<credentials>.+)"), target_fixture="route_answers")
+def calls_every_route(stack: Stack, people: Cast, credentials: str) -> dict[str, httpx.Response]:
+    """Enumerates the routes from the app's own OpenAPI description (read as a signed-in user)."""
+    # Any signed-in user may read it: the scenario's last person, else one more (live accounts are fixed).
+    reader = people.last or people.add("Auditor")
+    schema = reader.app.quiet().get("/api/openapi.json").json()
+    token = {"without signing in": None, "with a token the workspace never issued": "dapi" + "e" * 32}[
+        credentials
+    ]
+    caller = stack.anonymous().as_user(token).quiet()
+    answers = {}
+    routes = [(p, m) for p, ops in schema["paths"].items() for m in ops] + [("/api/openapi.json", "get")]
+    for path, method in routes:
+        concrete = re.sub(r"\{[^}]+\}", "x", path)
+        kwargs = {"json": {}} if method in ("post", "put", "patch") else {}
+        answers[f"{method.upper()} {path}"] = caller.request(method.upper(), concrete, **kwargs)
+    allure.attach(
+        "\n".join(f"{route} -> {r.status_code}" for route, r in answers.items()),
+        name="routes called",
+        attachment_type=allure.attachment_type.TEXT,
+    )
+    return answers
+
+
+@then(parsers.parse('every route but health refuses the call with status 401 as "{code}"'))
+def every_route_refuses(route_answers: dict[str, httpx.Response], code: str) -> None:
+    health = {r: a for r, a in route_answers.items() if r.split(" ", 1)[1].startswith("/api/health")}
+    others = {r: a for r, a in route_answers.items() if r not in health}
+    assert len(others) >= 2, f"expected the app's user routes, found {list(route_answers)}"
+    wrong = {
+        r: a.status_code
+        for r, a in others.items()
+        if a.status_code != 401 or a.json()["error"]["code"] != code
+    }
+    assert not wrong, f"routes that did not refuse with 401 {code}: {wrong}"
+    assert all(a.status_code == 200 for a in health.values()), {r: a.status_code for r, a in health.items()}

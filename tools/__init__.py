@@ -1,1 +1,1 @@
-"""Operational commands for the suite (python -m tools.<name>)."""
+"""Command-line tools for developers, QA and product owners (run with python -m tools.<name>)."""
