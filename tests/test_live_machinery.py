@@ -135,3 +135,13 @@ def test_sweeper_against_the_workspace_reports_kinds_it_does_not_serve(live_env:
     assert sweeper.main(["--any-age", "--fail-if-found"]) == 0
     out = capsys.readouterr().out
     assert "sweeper: 0 found" in out
+
+
+def test_mock_admin_client_is_a_workspace_admin_made_through_the_control_api(fake) -> None:
+    from fixtures.stack import Stack
+
+    stack = Stack(mode="mock", app_url="", workspace_host=fake.host, control=fake.control)
+    me = stack.admin_client().current_user.me()
+    assert me.user_name == "acceptance-admin@example.com"
+    assert [g.display for g in me.groups] == ["admins"]
+    assert stack.admin_client() is stack.admin_client()
