@@ -48,6 +48,7 @@ echo "fake workspace at http://127.0.0.1:$PORT, postgres up ($((SECONDS - starte
 mkdir -p "$WORK/home"
 live_env=(
   env -i PATH="$PATH" HOME="$WORK/home" LANG="${LANG:-C.UTF-8}" TMPDIR="${TMPDIR:-/tmp}"
+  CI="${CI:-}" CI_BUILD_URL="${CI_BUILD_URL:-}"
   DATABRICKS_CONFIG_FILE="$WORK/databrickscfg"
   ACCEPTANCE_USER_PROFILES="Ana=ana,Ben=ben" ACCEPTANCE_APP_PROFILE=app
   LAKEBASE_INSTANCE_NAME=acceptance-lakebase
