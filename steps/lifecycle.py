@@ -8,10 +8,12 @@ versions or aliases, in any order or worker.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import subprocess
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -102,16 +104,32 @@ class Lifecycle:
     def version(self, number: str):
         return self.client.get_model_version(self.model_name, number)
 
+    def remove(self) -> None:
+        from mlflow.exceptions import MlflowException
+
+        client = self.client
+        for remove in (
+            lambda: client.delete_registered_model(self.model_name),
+            lambda: client.delete_experiment(client.get_experiment_by_name(self.experiment).experiment_id),
+        ):
+            with contextlib.suppress(MlflowException, AttributeError):  # never created, or already gone
+                remove()
+
 
 @pytest.fixture
-def lifecycle(stack: Stack) -> Lifecycle:
+def lifecycle(stack: Stack) -> Iterator[Lifecycle]:
+    """This scenario's experiment and registered model; removed after it (live workspaces outlive runs)."""
     scenario = uuid.uuid4().hex[:8]
     worker = worker_id()
-    return Lifecycle(
+    state = Lifecycle(
         stack=stack,
-        experiment=f"/Shared/acceptance/{worker}/churn-{scenario}",
+        # Directly under /Shared: a workspace refuses experiments in folders that do not exist.
+        experiment=f"/Shared/acceptance-churn-{worker}-{scenario}",
         model_name=f"{stack.model_schema}.churn_{worker}_{scenario}",
     )
+    yield state
+    if state.runs or state.versions:
+        state.remove()
 
 
 # Givens ----------------------------------------------------------------------------------------------------
