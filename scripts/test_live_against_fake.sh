@@ -44,6 +44,12 @@ if curl -sf -o /dev/null "http://127.0.0.1:$PORT/_fake/reset" -X POST; then
 fi
 echo "fake workspace at http://127.0.0.1:$PORT, postgres up ($((SECONDS - started))s)"
 
+# The fake serves no MLflow API (a workspace's tracking server and Unity Catalog registry need cloud storage
+# credentials to fake): a real MLflow SQL store stands in for them, its schema made before two workers share it.
+MLFLOW_STORE=$WORK/mlflow
+"$PY" -c 'import sys; from pathlib import Path; from fixtures.mlflow_store import MlflowStore
+MlflowStore(Path(sys.argv[1]), Path(sys.argv[2])).ensure_schema()' "$MLFLOW_STORE" "$ROOT/.cache/mlflow" || exit 1
+
 # Only these reach the suite: no DATABRICKS_* beyond the config file, a HOME without ~/.databrickscfg.
 mkdir -p "$WORK/home"
 live_env=(
@@ -52,6 +58,8 @@ live_env=(
   DATABRICKS_CONFIG_FILE="$WORK/databrickscfg"
   ACCEPTANCE_USER_PROFILES="Ana=ana,Ben=ben" ACCEPTANCE_APP_PROFILE=app
   LAKEBASE_INSTANCE_NAME=acceptance-lakebase
+  MLFLOW_TRACKING_URI="sqlite:///$MLFLOW_STORE/mlflow.db" MLFLOW_REGISTRY_URI="sqlite:///$MLFLOW_STORE/mlflow.db"
+  MLFLOW_ARTIFACT_LOCATION="file://$MLFLOW_STORE/artifacts"
   $(cat "$WORK/pg.env")
 )
 "${live_env[@]}" "$PY" -m pytest features/ --mode live -n "${LIVE_WORKERS:-2}" --no-cov \
