@@ -75,13 +75,14 @@ class Lifecycle:
         from fixtures import reference_model
         from server.pipeline import registry
 
-        uses_reference = (
-            FEATURE_SETS[features_phrase] is None
-            and (self.rows, self.seed) == (reference_model.ROWS, reference_model.SEED)
-            and code_dir is None
+        uses_reference = FEATURE_SETS[features_phrase] is None and (self.rows, self.seed) == (
+            reference_model.ROWS,
+            reference_model.SEED,
         )
         if uses_reference:
-            run_id, version = reference_model.register_reference(self.stack, self.experiment, self.model_name)
+            run_id, version = reference_model.register_reference(
+                self.stack, self.experiment, self.model_name, code_dir
+            )
         else:
             result = self.train(FEATURE_SETS[features_phrase])
             run_id = result.run_id
