@@ -1,0 +1,1 @@
+"""Throughput and latency measurements; each module runs with ``python -m benchmarks.<name>``."""
