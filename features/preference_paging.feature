@@ -18,3 +18,9 @@ Feature: Paging through many preferences
     When Ana asks for a page of 500 preferences
     Then the request is refused with status 400 as "INVALID_REQUEST"
     And the refusal points at the "limit"
+
+  @US6_1 @normal
+  Scenario: A page token the app never issued is refused
+    When Ana asks for the page after "not-a-token!"
+    Then the request is refused with status 400 as "INVALID_REQUEST"
+    And the refusal points at the "page_token"

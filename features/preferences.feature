@@ -27,6 +27,7 @@ Feature: Preferences
     Examples:
       | key              | value                                                    |
       | page_size        | the number 50                                            |
+      | zoom             | the number 1.25                                          |
       | favourite.tables | the list "sales.retail.orders", "sales.retail.customers" |
       | default:catalog  | nothing                                                  |
 
@@ -125,6 +126,7 @@ Feature: Preferences
       | theme    | a value and an unknown field    | colour |
       | theme    | text that is not JSON           | body   |
       | theme    | a value nested 40 levels deep   | value  |
+      | theme    | a value nested 5000 levels deep | value  |
       | theme    | a number too large for JSON     | value  |
       | theme    | text containing a NUL character | value  |
 

@@ -32,6 +32,7 @@ INVALID_BODIES: dict[str, bytes] = {
     "no value at all": b"{}",
     "text that is not JSON": b'{"value": dark}',
     "a value nested 40 levels deep": b'{"value": ' + b"[" * 40 + b"]" * 40 + b"}",
+    "a value nested 5000 levels deep": b'{"value": ' + b"[" * 5000 + b"]" * 5000 + b"}",
     "a number too large for JSON": b'{"value": 1e400}',
     "a value and an unknown field": b'{"value": "dark", "colour": "blue"}',
     "text containing a NUL character": b'{"value": "a\\u0000b"}',
@@ -41,6 +42,8 @@ INVALID_BODIES: dict[str, bytes] = {
 DAMAGED_VALUES: dict[str, str] = {
     "an integer 5000 digits long": "9" * 5000,
     "a value nested 200 levels deep": "[" * 200 + "]" * 200,
+    "a value nested 5000 levels deep": "[" * 5000 + "]" * 5000,
+    "a fraction too large for a float": "1" + "0" * 400 + ".5",
 }
 
 
@@ -167,6 +170,22 @@ def asks_for_page(people: Cast, who: str, size: str) -> httpx.Response:
     return people[who].app.get(BASE, params={"limit": size})
 
 
+@when(parsers.re(rf'{WHO} asks for the page after "(?P<token>[^"]+)"'), target_fixture="response")
+def asks_for_page_after(people: Cast, who: str, token: str) -> httpx.Response:
+    return people[who].app.get(BASE, params={"page_token": token})
+
+
+@when(parsers.re(rf"{WHO} opens {PRONOUN} preferences in (?P<tabs>\d+) tabs at once"), target_fixture="tabs")
+def opens_in_tabs(people: Cast, who: str, tabs: str) -> list[httpx.Response]:
+    client = people[who].app.quiet()
+    answers = in_parallel([lambda: client.get(BASE) for _ in range(int(tabs))])
+    summarise(
+        f"{tabs} tabs",
+        [f"{a.status_code} in {a.elapsed.total_seconds():.3f}s {a.text[:120]}" for a in answers],
+    )
+    return answers
+
+
 @when(parsers.re(rf"{WHO} lists {PRONOUN} preferences (?P<size>\d+) at a time"), target_fixture="pages")
 def lists_paged(people: Cast, who: str, size: str) -> list[dict]:
     client, pages, token = people[who].app, [], None
@@ -185,9 +204,22 @@ def lists_paged(people: Cast, who: str, size: str) -> list[dict]:
 def saves(people: Cast, saved: Saved, who: str, key: str, phrase: str) -> httpx.Response:
     person = people[who]
     if phrase in INVALID_BODIES:
-        return person.app.put(
-            url(key), content=INVALID_BODIES[phrase], headers={"Content-Type": "application/json"}
+        # Sent quietly and summarised by hand: the usual attachment would try to pretty-print the bad body.
+        content = INVALID_BODIES[phrase]
+        response = person.app.quiet().put(
+            url(key), content=content, headers={"Content-Type": "application/json"}
         )
+        summarise(
+            f"PUT {url(key)} → {response.status_code}",
+            [
+                f"PUT {url(key)}",
+                content[:300].decode(errors="replace"),
+                "",
+                f"HTTP {response.status_code}",
+                response.text,
+            ],
+        )
+        return response
     return save(person, key, value_of(phrase), saved)
 
 
@@ -273,6 +305,12 @@ def database_down(stack: Stack, request: pytest.FixtureRequest) -> None:
     assert stack.postgres is not None
     request.addfinalizer(stack.postgres.start)  # whatever happens next, later scenarios get their database
     stack.postgres.stop()
+
+
+@when("the database restarts")
+def database_restarts(stack: Stack, request: pytest.FixtureRequest) -> None:
+    database_down(stack, request)
+    stack.postgres.start()
 
 
 @when("the database comes back")
@@ -488,6 +526,15 @@ def told_when_to_retry(people: Cast, response: httpx.Response, who: str) -> None
     retry_after = int(response.headers["Retry-After"])
     assert 1 <= retry_after <= 30, retry_after
     assert body(response)["error"]["retry_after"] == retry_after, response.text
+
+
+@then(parsers.re(r'every tab is refused as "(?P<code>[A-Z_]+)" within (?P<seconds>\d+) seconds?'))
+def every_tab_refused(tabs: list[httpx.Response], code: str, seconds: str) -> None:
+    for answer in tabs:
+        assert answer.status_code == 503, answer.text
+        assert body(answer)["error"]["code"] == code, answer.text
+        assert answer.headers["Retry-After"], answer.headers
+        assert answer.elapsed.total_seconds() < int(seconds), answer.elapsed
 
 
 @then(parsers.re(r"the answer came within (?P<seconds>\d+) seconds?"))

@@ -88,10 +88,6 @@ def too_large() -> AppError:
     )
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
-
-
 def _finite(text: str) -> float:
     number = float(text)
     if not math.isfinite(number):
@@ -113,9 +109,10 @@ def _depth(value: Any) -> int:
 
 
 def load_json(text: str | bytes) -> Any:
-    """Strict JSON: finite numbers only, at most MAX_VALUE_DEPTH levels deep; ValueError otherwise."""
+    """A stored value: finite numbers only, at most MAX_VALUE_DEPTH levels deep; ValueError otherwise.
+    (PostgreSQL's jsonb has no NaN or Infinity, but prints a huge number as digits that overflow a float.)"""
     try:
-        value = json.loads(text, parse_float=_finite, parse_constant=_reject_constant)
+        value = json.loads(text, parse_float=_finite)
     except RecursionError as error:
         raise ValueError(f"nested more than {MAX_VALUE_DEPTH} levels deep") from error
     if _depth(value) > MAX_VALUE_DEPTH:
@@ -156,11 +153,12 @@ def encode_page_token(key: str) -> str:
 
 def decode_page_token(token: str) -> str:
     try:
-        key = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError, ValueError) as error:
+        padded = token + "=" * (-len(token) % 4)
+        key = base64.b64decode(padded, altchars=b"-_", validate=True).decode("utf-8")
+        if not key or len(key) > MAX_STORED_KEY_LENGTH:
+            raise ValueError("no key of this API")
+    except (binascii.Error, ValueError) as error:  # UnicodeDecodeError is a ValueError
         raise invalid("page_token", "not a page token this API issued") from error
-    if not key or len(key) > MAX_STORED_KEY_LENGTH:
-        raise invalid("page_token", "not a page token this API issued")
     return key
 
 
