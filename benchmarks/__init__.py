@@ -1,1 +1,1 @@
-"""Throughput and latency measurements; each module runs with ``python -m benchmarks.<name>``."""
+"""Performance measurements, run on demand (never asserted as timings in tests)."""
