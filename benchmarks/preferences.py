@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "reports" / "benchmarks" / "preferences.json"
 VALUE = {"catalog": "sales", "schema": "retail", "page_size": 50, "favourites": ["orders", "customers"]}
 UPSERT = (
-    "INSERT INTO preferences (user_name, key, value) VALUES (%s, %s, %s::jsonb)"
+    "INSERT INTO preferences (user_name, key, value) VALUES (%s, %s, %s::json)"
     " ON CONFLICT (user_name, key) DO UPDATE SET value = EXCLUDED.value,"
     " version = nextval('preference_versions'), updated_at = clock_timestamp()"
     " RETURNING key, value::text, version, created_at, updated_at, (xmax = 0) AS created"

@@ -4,7 +4,8 @@ Feature: Saving preferences at the same time
   I want my saves to land whatever everyone else is doing at that moment
   So that nothing I save is lost or mixed with someone else's
 
-  @US7_1 @critical
+  # Needs 60 workspace users, which only the fake workspace can create on demand.
+  @US7_1 @fault_injection @critical
   Scenario: 60 users saving at the same time lose nothing
     When 60 users each save 3 preferences at the same time
     Then every one of them gets exactly their own 3 preferences back

@@ -19,8 +19,3 @@ Feature: Paging through many preferences
     Then the request is refused with status 400 as "INVALID_REQUEST"
     And the refusal points at the "limit"
 
-  @US6_1 @normal
-  Scenario: A page token the app never issued is refused
-    When Ana asks for the page after "not-a-token!"
-    Then the request is refused with status 400 as "INVALID_REQUEST"
-    And the refusal points at the "page_token"

@@ -43,7 +43,7 @@ Feature: Preferences through database trouble
       | an integer 5000 digits long    |
       | a value nested 200 levels deep |
       | a value nested 5000 levels deep |
-      | a fraction too large for a float |
+      | a number too large for JSON      |
 
   @US5_4 @fault_injection @normal
   Scenario: A key saved under older rules is still listed, readable and deletable
