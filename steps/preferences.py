@@ -149,12 +149,14 @@ def fresh_live_preferences(request: pytest.FixtureRequest, stack: Stack) -> Iter
 # Given ------------------------------------------------------------------------------------------------------
 @given(parsers.re(rf'{WHO} has saved "(?P<key>[^"]+)" as (?P<phrase>.+)'))
 def has_saved(people: Cast, saved: Saved, who: str, key: str, phrase: str) -> None:
+    """Saves a preference through the app (value: "text", the number N, the list "a", "b" or nothing)."""
     response = save(people[who], key, value_of(phrase), saved)
     assert response.status_code in (200, 201), response.text
 
 
 @given(parsers.re(rf"{WHO} has (?P<count>\d+) saved preferences"))
 def has_many(people: Cast, saved: Saved, who: str, count: str) -> None:
+    """Saves that many preferences (setting.0000, setting.0001, ...) through the app."""
     person = people[who]
     client = person.app.quiet()
     keys = [f"setting.{n:04d}" for n in range(int(count))]
@@ -169,6 +171,7 @@ def has_many(people: Cast, saved: Saved, who: str, count: str) -> None:
 
 @given(parsers.re(rf"{WHO} uses an app that has no Lakebase configured"))
 def uses_app_without_lakebase(people: Cast, app_without_lakebase: str, who: str) -> None:
+    """Points the person at a second instance of the app that has no Lakebase settings."""
     person = people[who]
     person.app = AppClient(app_without_lakebase, person.token)
 
@@ -180,6 +183,7 @@ def uses_app_without_lakebase(people: Cast, app_without_lakebase: str, who: str)
     )
 )
 def damaged_row(people: Cast, lakebase: Lakebase, who: str, key: str, damage: str) -> None:
+    """Writes a row straight into the database, bypassing the app, with a value the API cannot show."""
     lakebase.insert_raw(people[who].user_name, key, DAMAGED_VALUES.get(damage, json.dumps(damage)))
 
 
@@ -187,22 +191,26 @@ def damaged_row(people: Cast, lakebase: Lakebase, who: str, key: str, damage: st
     parsers.re(r'the database holds a preference of (?P<who>\w+) under the old-style key "(?P<key>[^"]+)"')
 )
 def legacy_row(people: Cast, lakebase: Lakebase, who: str, key: str) -> None:
+    """Writes a row straight into the database under a key the current key rules would refuse."""
     lakebase.insert_raw(people[who].user_name, key, json.dumps("from an older version"))
 
 
 # When -------------------------------------------------------------------------------------------------------
 @when(parsers.re(rf"{WHO} lists {PRONOUN} preferences"), target_fixture="response")
 def lists(people: Cast, who: str) -> httpx.Response:
+    """Lists the person's preferences (first page, default size)."""
     return people[who].app.get(BASE)
 
 
 @when(parsers.re(rf"{WHO} asks for a page of (?P<size>\d+) preferences"), target_fixture="response")
 def asks_for_page(people: Cast, who: str, size: str) -> httpx.Response:
+    """Lists the person's preferences asking for a page of that size."""
     return people[who].app.get(BASE, params={"limit": size})
 
 
 @when(parsers.re(rf"{WHO} opens {PRONOUN} preferences in (?P<tabs>\d+) tabs at once"), target_fixture="tabs")
 def opens_in_tabs(people: Cast, who: str, tabs: str) -> list[httpx.Response]:
+    """Sends that many identical list requests at the same moment."""
     client = people[who].app.quiet()
     answers = in_parallel([lambda: client.get(BASE) for _ in range(int(tabs))])
     summarise(
@@ -214,6 +222,7 @@ def opens_in_tabs(people: Cast, who: str, tabs: str) -> list[httpx.Response]:
 
 @when(parsers.re(rf"{WHO} lists {PRONOUN} preferences (?P<size>\d+) at a time"), target_fixture="pages")
 def lists_paged(people: Cast, who: str, size: str) -> list[dict]:
+    """Follows the page tokens from the first page to the last, keeping every page."""
     client, pages, token = people[who].app, [], None
     while True:
         params = {"limit": size} | ({"page_token": token} if token else {})
@@ -228,6 +237,7 @@ def lists_paged(people: Cast, who: str, size: str) -> list[dict]:
 
 @when(parsers.re(rf'{WHO} saves "(?P<key>[^"]*)" as (?P<phrase>.+)'), target_fixture="response")
 def saves(people: Cast, saved: Saved, who: str, key: str, phrase: str) -> httpx.Response:
+    """Saves a value (or one of the named invalid bodies) under a key."""
     person = people[who]
     if phrase in INVALID_BODIES:
         # Sent quietly and summarised by hand: the usual attachment would try to pretty-print the bad body.
@@ -251,11 +261,13 @@ def saves(people: Cast, saved: Saved, who: str, key: str, phrase: str) -> httpx.
 
 @when(parsers.re(rf'{WHO} reads "(?P<key>[^"]+)"'), target_fixture="response")
 def reads(people: Cast, who: str, key: str) -> httpx.Response:
+    """Reads one preference by key."""
     return people[who].app.get(url(key))
 
 
 @when(parsers.re(rf'{WHO} deletes "(?P<key>[^"]+)"'), target_fixture="response")
 def deletes(people: Cast, who: str, key: str) -> httpx.Response:
+    """Deletes one preference by key."""
     return people[who].app.delete(url(key))
 
 
@@ -272,6 +284,7 @@ def _first_etag(saved: Saved, person: Person, key: str) -> str:
     target_fixture="response",
 )
 def changes_from_first_version(people: Cast, saved: Saved, who: str, key: str, phrase: str) -> httpx.Response:
+    """Saves with If-Match set to the ETag of the person's first save of that key."""
     person = people[who]
     etag = _first_etag(saved, person, key)
     value = value_of(phrase)
@@ -285,6 +298,7 @@ def changes_from_first_version(people: Cast, saved: Saved, who: str, key: str, p
     target_fixture="response",
 )
 def deletes_from_first_version(people: Cast, saved: Saved, who: str, key: str) -> httpx.Response:
+    """Deletes with If-Match set to the ETag of the person's first save of that key."""
     person = people[who]
     return person.app.delete(url(key), headers={"If-Match": _first_etag(saved, person, key)})
 
@@ -294,6 +308,7 @@ def deletes_from_first_version(people: Cast, saved: Saved, who: str, key: str) -
     target_fixture="response",
 )
 def saves_at_limit(people: Cast, saved: Saved, who: str, key: str) -> httpx.Response:
+    """Saves a string value whose JSON is exactly the documented size limit."""
     return save(people[who], key, "é" * ((MAX_VALUE_BYTES - 2) // 2), saved)  # 2 bytes each, plus quotes
 
 
@@ -302,6 +317,7 @@ def saves_at_limit(people: Cast, saved: Saved, who: str, key: str) -> httpx.Resp
     target_fixture="response",
 )
 def saves_over_limit(people: Cast, saved: Saved, who: str, key: str) -> httpx.Response:
+    """Saves a string value whose JSON is one byte over the documented size limit."""
     return save(people[who], key, "é" * ((MAX_VALUE_BYTES - 2) // 2) + "x", saved)
 
 
@@ -313,6 +329,7 @@ def saves_over_limit(people: Cast, saved: Saved, who: str, key: str) -> httpx.Re
     target_fixture="response",
 )
 def sends_huge(stack: Stack, people: Cast, who: str, how: str, mb: str, key: str):
+    """Offers a huge body over a raw connection, with or without Content-Length, stopping at the answer."""
     person = people[who]
     exchange = send_body(
         stack.app_url,
@@ -328,6 +345,7 @@ def sends_huge(stack: Stack, people: Cast, who: str, how: str, mb: str, key: str
 
 @when("the database goes down")
 def database_down(stack: Stack, request: pytest.FixtureRequest) -> None:
+    """Stops the embedded PostgreSQL under the running app (restarted after the scenario anyway)."""
     assert stack.postgres is not None
     request.addfinalizer(stack.postgres.start)  # whatever happens next, later scenarios get their database
     stack.postgres.stop()
@@ -335,12 +353,14 @@ def database_down(stack: Stack, request: pytest.FixtureRequest) -> None:
 
 @when("the database restarts")
 def database_restarts(stack: Stack, request: pytest.FixtureRequest) -> None:
+    """Stops and restarts the embedded PostgreSQL between two requests."""
     database_down(stack, request)
     stack.postgres.start()
 
 
 @when("the database comes back")
 def database_back(stack: Stack) -> None:
+    """Starts the embedded PostgreSQL again."""
     stack.postgres.start()
 
 
@@ -350,6 +370,7 @@ def database_back(stack: Stack) -> None:
 )
 def crowd_saves(people: Cast, saved: Saved, count: str, each: str) -> list[Person]:
     # Setting up the crowd (a user, a token and an HTTP client each) is itself done in parallel.
+    """Creates that many users and has each save its own preferences, all at the same moment."""
     crowd = in_parallel([lambda n=n: people.add(f"User{n:03d}") for n in range(int(count))], workers=8)
     clients = in_parallel([person.app.quiet for person in crowd], workers=8)
 
@@ -386,6 +407,7 @@ def _whole(value: Any) -> bool:
     )
 )
 def writers_and_readers(people: Cast, saved: Saved, who: str, key: str, writers: str, readers: str) -> None:
+    """Many saves of distinct whole values and many reads of one key, all at the same moment."""
     person = people[who]
     client = person.app.quiet()
     calls: list[Callable[[], httpx.Response]] = []
@@ -415,6 +437,7 @@ def writers_and_readers(people: Cast, saved: Saved, who: str, key: str, writers:
     )
 )
 def conditional_writers(people: Cast, saved: Saved, who: str, key: str, writers: str) -> None:
+    """Many writers read one ETag, then all save with If-Match at the same moment."""
     person = people[who]
     client = person.app.quiet()
     etag = client.get(url(key)).headers["ETag"]
@@ -438,6 +461,7 @@ def conditional_writers(people: Cast, saved: Saved, who: str, key: str, writers:
     )
 )
 def counter_writers(people: Cast, saved: Saved, who: str, key: str, writers: str) -> None:
+    """Writers increment a number with read, then save with If-Match, retrying on 412."""
     person = people[who]
 
     def increment(client: AppClient) -> int:
@@ -462,12 +486,14 @@ def counter_writers(people: Cast, saved: Saved, who: str, key: str, writers: str
 # Then -------------------------------------------------------------------------------------------------------
 @then("the preference is deleted")
 def deleted(response: httpx.Response) -> None:
+    """The delete answered 204 with no body."""
     assert response.status_code == 204, response.text
     assert response.content == b""
 
 
 @then(parsers.re(rf"{WHO} sees (?P<count>\d+) preferences?"))
 def sees_count(people: Cast, response: httpx.Response, who: str, count: str) -> None:
+    """The list answer holds exactly that many preferences."""
     people[who]
     assert response.status_code == 200, response.text
     assert len(body(response)["items"]) == int(count), response.text
@@ -475,6 +501,7 @@ def sees_count(people: Cast, response: httpx.Response, who: str, count: str) -> 
 
 @then(parsers.re(rf"{WHO} has no saved preferences"))
 def has_none(people: Cast, who: str) -> None:
+    """Listing the person's preferences returns none."""
     response = people[who].app.get(BASE)
     assert response.status_code == 200, response.text
     assert body(response)["items"] == [], response.text
@@ -482,6 +509,7 @@ def has_none(people: Cast, who: str) -> None:
 
 @then(parsers.re(r"the preference is (?P<what>created|updated)"))
 def created_or_updated(response: httpx.Response, what: str) -> None:
+    """The save answered 201 (with Location) or 200, with an ETag matching the version."""
     assert response.status_code == (201 if what == "created" else 200), response.text
     assert response.headers["ETag"] == f'"{body(response)["version"]}"', response.headers
     if what == "created":
@@ -490,6 +518,7 @@ def created_or_updated(response: httpx.Response, what: str) -> None:
 
 @then(parsers.re(rf'{WHO} (?:still )?sees "(?P<key>[^"]+)" as (?P<phrase>.+)'))
 def sees_value(people: Cast, who: str, key: str, phrase: str) -> None:
+    """Reading the key returns that value, with an ETag matching its version."""
     response = people[who].app.get(url(key))
     assert response.status_code == 200, response.text
     assert body(response)["value"] == value_of(phrase), response.text
@@ -498,6 +527,7 @@ def sees_value(people: Cast, who: str, key: str, phrase: str) -> None:
 
 @then(parsers.re(rf'{WHO} (?:still )?has no preference "(?P<key>[^"]+)"'))
 def has_no_key(people: Cast, who: str, key: str) -> None:
+    """Reading the key answers 404 PREFERENCE_NOT_FOUND."""
     response = people[who].app.get(url(key))
     assert response.status_code == 404, response.text
     assert body(response)["error"]["code"] == "PREFERENCE_NOT_FOUND", response.text
@@ -505,6 +535,7 @@ def has_no_key(people: Cast, who: str, key: str) -> None:
 
 @then(parsers.re(r'"(?P<key>[^"]+)" reads back exactly as saved'))
 def reads_back_exactly(people: Cast, saved: Saved, key: str) -> None:
+    """Reading the key returns the saved value, the same UTF-8 on the wire."""
     person = people["she"]
     response = person.app.get(url(key))
     assert response.status_code == 200, response.text
@@ -516,6 +547,7 @@ def reads_back_exactly(people: Cast, saved: Saved, key: str) -> None:
 
 @then("its times are in UTC, and updating it moved its update time but not its creation time")
 def times_in_utc(response: httpx.Response, saved: Saved, people: Cast) -> None:
+    """Timestamps are UTC; created_at kept, updated_at later, version changed since the first save."""
     person = people["she"]
     key = body(response)["key"]
     first, last = (body(a) for a in (saved.answers[(person.user_name, key)][0], response))
@@ -529,12 +561,14 @@ def times_in_utc(response: httpx.Response, saved: Saved, people: Cast) -> None:
 
 @then(parsers.re(r'the refusal points at the "(?P<field>[^"]+)"'))
 def refusal_points_at(response: httpx.Response, field: str) -> None:
+    """The error's details name that field."""
     details = body(response)["error"].get("details") or []
     assert any(d["field"] == field or d["field"].endswith(f".{field}") for d in details), details
 
 
 @then(parsers.re(r"the refusal looks exactly like the one for a key nobody ever saved"))
 def refusal_like_missing(people: Cast, response: httpx.Response) -> None:
+    """The 404 is identical (code, message, fields) to one for a key nobody saved; no user name."""
     person = people["they"]
     key = response.request.url.path.rsplit("/", 1)[1]
     other = person.app.get(url("never.saved.anywhere"))
@@ -548,6 +582,7 @@ def refusal_like_missing(people: Cast, response: httpx.Response) -> None:
 
 @then(parsers.re(rf"{WHO} is told when to retry"))
 def told_when_to_retry(people: Cast, response: httpx.Response, who: str) -> None:
+    """A Retry-After header, and the same retry_after in the error body."""
     people[who]
     retry_after = int(response.headers["Retry-After"])
     assert 1 <= retry_after <= 30, retry_after
@@ -556,6 +591,7 @@ def told_when_to_retry(people: Cast, response: httpx.Response, who: str) -> None
 
 @then(parsers.re(r'every tab is refused as "(?P<code>[A-Z_]+)" within (?P<seconds>\d+) seconds?'))
 def every_tab_refused(tabs: list[httpx.Response], code: str, seconds: str) -> None:
+    """Every parallel request answered 503 with that code and Retry-After, each within the time."""
     for answer in tabs:
         assert answer.status_code == 503, answer.text
         assert body(answer)["error"]["code"] == code, answer.text
@@ -565,11 +601,13 @@ def every_tab_refused(tabs: list[httpx.Response], code: str, seconds: str) -> No
 
 @then(parsers.re(r"the answer came within (?P<seconds>\d+) seconds?"))
 def answered_within(response: httpx.Response, seconds: str) -> None:
+    """The last answer came within that many seconds."""
     assert response.elapsed.total_seconds() < int(seconds), response.elapsed
 
 
 @then(parsers.re(r"the app stopped reading after at most (?P<kib>\d+) KiB of it"))
 def stopped_reading(response, kib: str) -> None:
+    """The answer came before that much of the body had been sent."""
     assert response.sent_bytes <= int(kib) * 1024, f"{response.sent_bytes} bytes were sent before the answer"
     assert response.sent_bytes < response.offered_bytes
 
@@ -581,6 +619,7 @@ def stopped_reading(response, kib: str) -> None:
     )
 )
 def gets_all_once(people: Cast, saved: Saved, pages: list[dict], who: str, count: str, size: str) -> None:
+    """The pages together hold every saved key once, in key order, none larger than the page size."""
     person = people[who]
     keys = [item["key"] for page in pages for item in page["items"]]
     expected = sorted(k for (user, k) in saved.values if user == person.user_name)
@@ -599,6 +638,7 @@ def gets_all_once(people: Cast, saved: Saved, pages: list[dict], who: str, count
     )
 )
 def everyone_gets_own(crowd: list[Person], saved: Saved, each: str, pronoun: str) -> None:
+    """Each user's list holds exactly their own preferences with their own values."""
     clients = saved.outcome["clients"]
     pages = in_parallel([lambda c=c: c.get(BASE) for c in clients])
     for person, page in zip(crowd, pages, strict=True):
@@ -612,6 +652,7 @@ def everyone_gets_own(crowd: list[Person], saved: Saved, each: str, pronoun: str
 
 @then(parsers.re(r"every write succeeded and every read saw one whole value"))
 def all_whole(saved: Saved) -> None:
+    """All saves succeeded; every read saw the initial value or one writer's whole value."""
     writes, reads = saved.outcome["writes"], saved.outcome["reads"]
     assert [w.status_code for w in writes] == [200] * len(writes), [
         w.text for w in writes if w.status_code != 200
@@ -624,6 +665,7 @@ def all_whole(saved: Saved) -> None:
 
 @then(parsers.re(rf'{WHO} finds "(?P<key>[^"]+)" holding exactly one of the values written'))
 def holds_one_written(people: Cast, who: str, key: str) -> None:
+    """The key now holds one writer's whole value."""
     value = people[who].app.get(url(key)).json()["value"]
     assert _whole(value), f"not one whole written value: {str(value)[:200]}"
 
@@ -635,6 +677,7 @@ def holds_one_written(people: Cast, who: str, key: str) -> None:
     )
 )
 def one_winner(people: Cast, saved: Saved, others: str) -> None:
+    """One save answered 200, all the others 412, and the key holds the winner's value and ETag."""
     writes = saved.outcome["writes"]
     winners = [w for w in writes if w.status_code == 200]
     losers = [w for w in writes if w.status_code == 412]
@@ -648,6 +691,7 @@ def one_winner(people: Cast, saved: Saved, others: str) -> None:
 
 @then(parsers.re(rf'{WHO} finds "(?P<key>[^"]+)" at (?P<total>\d+): no update was lost'))
 def counter_total(people: Cast, saved: Saved, who: str, key: str, total: str) -> None:
+    """The number equals the number of writers, and the writers did collide."""
     value = people[who].app.get(url(key)).json()["value"]
     assert value == int(total), (
         f"{value} != {total}: updates were lost (attempts {saved.outcome['attempts']})"
@@ -662,6 +706,7 @@ def counter_total(people: Cast, saved: Saved, who: str, key: str, total: str) ->
     )
 )
 def rls_hides(people: Cast, lakebase: Lakebase, who: str, owner: str) -> None:
+    """SELECT without WHERE as the app's role, bound to the reader, returns none of the owner's rows."""
     reader, victim = people[who], people[owner]
     seen_by_reader = lakebase.rows_seen_by_app_role(reader.user_name)
     seen_by_owner = lakebase.rows_seen_by_app_role(victim.user_name)
@@ -686,6 +731,7 @@ def seen_owner_rows(rows: list[tuple[str, str]], owner: Person) -> bool:
 
 @then(parsers.re(rf"{WHO} sees (?P<count>\d+) preferences? and is told (?P<bad>\d+) could not be read"))
 def sees_good_rows(people: Cast, response: httpx.Response, who: str, count: str, bad: str) -> None:
+    """The list holds that many readable preferences and counts the unreadable ones."""
     people[who]
     assert response.status_code == 200, response.text
     page = body(response)
@@ -695,10 +741,12 @@ def sees_good_rows(people: Cast, response: httpx.Response, who: str, count: str,
 
 @then(parsers.re(r'the list includes "(?P<key>[^"]+)"'))
 def list_includes(response: httpx.Response, key: str) -> None:
+    """The list answer includes that key."""
     assert key in [i["key"] for i in body(response)["items"]], response.text
 
 
 @then(parsers.re(r"the request is refused early with status (?P<status>\d+) as \"(?P<code>[A-Z_]+)\""))
 def refused_early(response, status: str, code: str) -> None:
+    """The raw exchange answered with that status and error code."""
     assert response.status == int(status), response.body
     assert response.body["error"]["code"] == code, response.body
