@@ -20,6 +20,7 @@ from pytest_bdd import given, parsers, then, when
 from fixtures.clients import AppClient
 from fixtures.lakebase import Lakebase
 from fixtures.pytest_plugin import Cast
+from fixtures.scenario_lookup import scenario_of
 from fixtures.stack import Person, Stack
 from fixtures.wire import send_body
 from server.models.preferences import MAX_VALUE_BYTES
@@ -130,20 +131,28 @@ def wipe_preferences(client: AppClient) -> int:
 
 @pytest.fixture(autouse=True)
 def fresh_live_preferences(request: pytest.FixtureRequest, stack: Stack) -> Iterator[None]:
-    """Live accounts are fixed and keep what they saved: every preference scenario starts and ends with none.
-    (Mock users are new in every scenario, so there is nothing to do.)"""
-    scenario = getattr(getattr(request.node, "obj", None), "__scenario__", None)
+    """Live accounts are fixed and keep what they saved: every preference scenario starts and ends with none,
+    and holds a lock so that no other worker's preference scenario runs meanwhile. (Mock users are new in
+    every scenario, so there is nothing to do.)"""
+    scenario = scenario_of(request.node)
     if stack.mode != "live" or scenario is None or "preference" not in Path(scenario.feature.filename).stem:
         yield
         return
-    from fixtures.live import user_profiles
+    import fcntl
 
-    clients = [stack.create_person(name, []).app.quiet() for name in user_profiles()]
-    for client in clients:
-        wipe_preferences(client)
-    yield
-    for client in clients:
-        wipe_preferences(client)
+    from fixtures.live import user_profiles
+    from fixtures.stack import CACHE
+
+    # The accounts are shared by every worker of the run: one preference scenario at a time uses them.
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with (CACHE / "live-preferences.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        clients = [stack.create_person(name, []).app.quiet() for name in user_profiles()]
+        for client in clients:
+            wipe_preferences(client)
+        yield
+        for client in clients:
+            wipe_preferences(client)
 
 
 # Given ------------------------------------------------------------------------------------------------------
