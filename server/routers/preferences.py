@@ -8,6 +8,7 @@ from fastapi import APIRouter, Header, Path, Query, Request, Response, status
 from starlette.concurrency import run_in_threadpool
 
 from server.dependencies import Preferences, User
+from server.models.errors import ErrorEnvelope
 from server.models.preferences import (
     DEFAULT_PAGE_SIZE,
     KEY_PATTERN,
@@ -25,10 +26,16 @@ from server.services.preferences import Precondition, etag, parse_write, too_lar
 
 router = APIRouter(prefix="/api/preferences", tags=["preferences"])
 
+
+def error(description: str) -> dict:
+    """A documented error answer: the app's envelope, with what it means for this route."""
+    return {"model": ErrorEnvelope, "description": description}
+
+
 ERRORS = {
-    400: {"description": "Invalid key, value, limit or page token (field-level details)"},
-    401: {"description": "Not signed in"},
-    503: {"description": "LAKEBASE_NOT_CONFIGURED, or DATABASE_UNAVAILABLE with Retry-After"},
+    400: error("Invalid key, value or limit (field-level details)"),
+    401: error("Not signed in"),
+    503: error("LAKEBASE_NOT_CONFIGURED, or DATABASE_UNAVAILABLE with Retry-After"),
 }
 ETAG_HEADER = {
     "ETag": {"description": "The version of the value, for If-Match", "schema": {"type": "string"}}
@@ -77,8 +84,8 @@ def list_preferences(
     responses={
         **ERRORS,
         200: {"headers": ETAG_HEADER},
-        404: {"description": "PREFERENCE_NOT_FOUND (also for keys of other users)"},
-        409: {"description": "PREFERENCE_UNREADABLE: a stored value not saved through this app"},
+        404: error("PREFERENCE_NOT_FOUND (also for keys of other users)"),
+        409: error("PREFERENCE_UNREADABLE: a stored value not saved through this app"),
     },
 )
 def read_preference(key: StoredKey, user: User, service: Preferences, response: Response) -> Preference:
@@ -111,8 +118,8 @@ async def _capped_body(request: Request) -> bytes:
         **ERRORS,
         200: {"description": "Replaced", "headers": ETAG_HEADER},
         201: {"description": "Created", "model": Preference, "headers": ETAG_HEADER},
-        412: {"description": "PRECONDITION_FAILED: If-Match does not match the current version"},
-        413: {"description": "VALUE_TOO_LARGE"},
+        412: error("PRECONDITION_FAILED: If-Match does not match the current version"),
+        413: error("VALUE_TOO_LARGE"),
     },
 )
 async def save_preference(
@@ -140,8 +147,8 @@ async def save_preference(
     summary="Delete one of my preferences",
     responses={
         **ERRORS,
-        404: {"description": "PREFERENCE_NOT_FOUND (also for keys of other users)"},
-        412: {"description": "PRECONDITION_FAILED: If-Match does not match the current version"},
+        404: error("PREFERENCE_NOT_FOUND (also for keys of other users)"),
+        412: error("PRECONDITION_FAILED: If-Match does not match the current version"),
     },
 )
 def delete_preference(key: StoredKey, user: User, service: Preferences, if_match: IfMatch = None) -> Response:
