@@ -5,5 +5,7 @@ pytest_plugins = [
     "steps.common",
     "steps.identity",
     "fixtures.allure_labels",
+    "fixtures.lakebase",
+    "steps.preferences",
     "steps.lifecycle",
 ]
