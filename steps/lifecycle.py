@@ -73,7 +73,6 @@ class Lifecycle:
     def register_trained(self, features_phrase: str, code_dir: Path | None = None) -> str:
         """A version of the model trained on the given features (the cached reference model when it is)."""
         from fixtures import reference_model
-        from server.pipeline import registry
 
         uses_reference = FEATURE_SETS[features_phrase] is None and (self.rows, self.seed) == (
             reference_model.ROWS,
@@ -86,21 +85,23 @@ class Lifecycle:
         else:
             result = self.train(FEATURE_SETS[features_phrase])
             run_id = result.run_id
-            version = registry.register(
-                self.settings, self.model_name, result.model_uri, code_dir or registry.REPO
-            )
+            args = ["register", "--model-name", self.model_name, "--model-uri", result.model_uri]
+            version = self.cli(*args, *(["--code-dir", str(code_dir)] if code_dir else []))["version"]
         self.versions[version] = run_id
         self.last_version = version
         return version
 
-    def promote(self, version: str):
-        from server.pipeline import registry
+    def cli(self, *args: str) -> dict:
+        """The pipeline's command line (``python -m server.pipeline ...``), run in this process."""
+        from server.pipeline.__main__ import run
 
-        promotion = registry.promote(self.settings, self.model_name, version)
-        allure.attach(
-            json.dumps(registry.describe(promotion), indent=2), "promotion", allure.attachment_type.JSON
-        )
-        return promotion
+        out = run(list(args), self.settings)
+        allure.attach(json.dumps(out, indent=2, default=str), "python -m server.pipeline " + " ".join(args),
+                      allure.attachment_type.JSON)  # fmt: skip
+        return out
+
+    def promote(self, version: str) -> dict:
+        return self.cli("promote", "--model-name", self.model_name, "--version", version)
 
     def version(self, number: str):
         return self.client.get_model_version(self.model_name, number)
@@ -154,7 +155,7 @@ def registered(lifecycle: Lifecycle, features: str) -> None:
 def champion_given(lifecycle: Lifecycle, features: str) -> None:
     """The churn model trained on those features is registered and promoted; it must end up champion."""
     version = lifecycle.register_trained(features)
-    assert lifecycle.promote(version).champion == version
+    assert lifecycle.promote(version)["champion"] == version
 
 
 # Whens -----------------------------------------------------------------------------------------------------
@@ -167,16 +168,12 @@ def trained_with(lifecycle: Lifecycle, regularization: float) -> None:
 @when(parsers.parse("the churn model is trained and registered {times:d} times"))
 def trained_and_registered(lifecycle: Lifecycle, times: int) -> None:
     """Runs the pipeline's command line that many times: train (fresh data, same seed) and register."""
-    from server.pipeline.__main__ import run
     from server.pipeline.training import TrainingResult
 
     for _ in range(times):
         args = ["train", "--experiment", lifecycle.experiment, "--rows", str(lifecycle.rows)]
         args += ["--seed", str(lifecycle.seed), "--register-as", lifecycle.model_name]
-        out = run(args, lifecycle.settings)
-        allure.attach(
-            json.dumps(out, indent=2), "python -m server.pipeline " + " ".join(args), "application/json"
-        )
+        out = lifecycle.cli(*args)
         lifecycle.runs.append(
             TrainingResult(out["run_id"], out["experiment_id"], out["model_uri"], out["metrics"])
         )

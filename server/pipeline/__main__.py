@@ -12,6 +12,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from server.config import Settings
 
@@ -45,6 +46,9 @@ def _parser() -> argparse.ArgumentParser:
     register = commands.add_parser("register", help="a new version of a model from a logged model")
     register.add_argument("--model-name", required=True, help="catalog.schema.model")
     register.add_argument("--model-uri", required=True, help="models:/m-... or runs:/<run id>/model")
+    register.add_argument(
+        "--code-dir", help="checkout whose git commit/branch tag the version (default: this)"
+    )
 
     promote = commands.add_parser("promote", help="challenger alias; champion if it beats the champion")
     promote.add_argument("--model-name", required=True)
@@ -112,10 +116,9 @@ def run(argv: Sequence[str] | None = None, settings: Settings | None = None) -> 
     if args.command == "register":
         from server.pipeline import registry
 
-        return {
-            "model_name": args.model_name,
-            "version": registry.register(settings, args.model_name, args.model_uri),
-        }
+        code_dir = Path(args.code_dir) if args.code_dir else registry.REPO
+        version = registry.register(settings, args.model_name, args.model_uri, code_dir)
+        return {"model_name": args.model_name, "version": version}
     from server.pipeline import registry
 
     return registry.describe(registry.promote(settings, args.model_name, args.version, args.metric))
