@@ -38,7 +38,8 @@ def catalog(admin) -> str:
 def test_statement_response_survives_sdk_parsing(fake, admin, catalog) -> None:
     w, token = admin
     response = w.statement_execution.execute_statement(
-        f"SELECT id, label, even, quarter, at FROM {catalog}.data.numbers WHERE bucket = :bucket ORDER BY id LIMIT 3",
+        f"SELECT id, label, even, quarter, at FROM {catalog}.data.numbers "
+        "WHERE bucket = :bucket ORDER BY id LIMIT 3",
         WAREHOUSE_ID,
         parameters=[StatementParameterListItem(name="bucket", value="3", type="INT")],
     )

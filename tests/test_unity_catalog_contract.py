@@ -124,7 +124,7 @@ def test_missing_objects_answer_with_uc_codes(admin, catalog) -> None:
         (lambda: w.catalogs.get("nope_catalog"), "CATALOG_DOES_NOT_EXIST"),
         (lambda: w.schemas.get(f"{catalog}.nope"), "SCHEMA_DOES_NOT_EXIST"),
         (lambda: w.tables.get(f"{catalog}.retail.nope"), "TABLE_DOES_NOT_EXIST"),
-        (lambda: w.tables.get(f"nope_catalog.retail.nope"), "CATALOG_DOES_NOT_EXIST"),
+        (lambda: w.tables.get("nope_catalog.retail.nope"), "CATALOG_DOES_NOT_EXIST"),
     ]:
         with pytest.raises(NotFound) as caught:
             call()
