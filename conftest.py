@@ -4,6 +4,7 @@ pytest_plugins = [
     "fixtures.pytest_plugin",
     "steps.common",
     "steps.identity",
+    "fixtures.allure_labels",
     "fixtures.workspace_admin",
     "steps.catalog",
 ]

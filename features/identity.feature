@@ -44,3 +44,18 @@ Feature: Identity
     Given Ben is a workspace user
     When someone claiming to be Ben opens the profile without a token
     Then the request is refused with status 401 as "MISSING_TOKEN"
+
+  @US0_2 @normal
+  Scenario: Readiness answers without identity and names what the app depends on
+    When someone checks whether the app is ready without signing in
+    Then the app reports it is ready, with the workspace and the database schema up to date
+
+  @US0_2 @blocker
+  Scenario Outline: Every route but health refuses a caller without a valid token
+    When someone calls every route of the app <credentials>
+    Then every route but health refuses the call with status 401 as "<code>"
+
+    Examples:
+      | credentials                                   | code          |
+      | without signing in                            | MISSING_TOKEN |
+      | with a token the workspace never issued       | INVALID_TOKEN |
