@@ -132,7 +132,7 @@ Feature: Reading table data
 
       Examples:
         | table                                          | code            |
-        | sales.retail.orders; DROP TABLE customers      | INVALID_NAME    |
+        | sales.retail.orders; DROP TABLE customers      | INVALID_REQUEST |
         | sales.retail.orders`;DROP_TABLE_customers;--   | TABLE_NOT_FOUND |
 
     @US2_6 @blocker

@@ -20,7 +20,6 @@ from urllib.parse import quote
 import allure
 import httpx
 import pytest
-from databricks.sdk.service.catalog import Privilege
 from pytest_bdd import given, parsers, then, when
 
 from fixtures.clients import FakeControl
@@ -29,7 +28,19 @@ from fixtures.pytest_plugin import Cast
 from fixtures.workspace_admin import Grants, WorkspaceAdmin
 
 NAME = r'"(?P<{}>[^"]+)"'
-READ = [Privilege.USE_CATALOG, Privilege.USE_SCHEMA, Privilege.SELECT]
+
+
+def privilege(name: str) -> Any:
+    from databricks.sdk.service.catalog import Privilege
+
+    return Privilege[name]
+
+
+def read_privileges() -> list:
+    """USE CATALOG, USE SCHEMA and SELECT (the SDK is imported on use: it takes seconds to import)."""
+    from databricks.sdk.service.catalog import Privilege
+
+    return [Privilege.USE_CATALOG, Privilege.USE_SCHEMA, Privilege.SELECT]
 
 
 def names_in(text: str) -> list[str]:
@@ -97,12 +108,12 @@ def reference(reference_catalogs: list[str], names: str) -> None:
 
 @given(parsers.re(r"(?P<who>[A-Z]\w+) may read the catalog " + NAME.format("catalog")))
 def may_read_catalog(people: Cast, grants: Grants, who: str, catalog: str) -> None:
-    grants.grant("catalog", catalog, people[who].user_name, READ)
+    grants.grant("catalog", catalog, people[who].user_name, read_privileges())
 
 
 @given(parsers.re(r"the group " + NAME.format("group") + " may read the catalog " + NAME.format("catalog")))
 def group_may_read_catalog(grants: Grants, group: str, catalog: str) -> None:
-    grants.grant("catalog", catalog, group, READ)
+    grants.grant("catalog", catalog, group, read_privileges())
 
 
 @given(
@@ -111,7 +122,7 @@ def group_may_read_catalog(grants: Grants, group: str, catalog: str) -> None:
     )
 )
 def may_use_catalog_only(people: Cast, grants: Grants, who: str, catalog: str) -> None:
-    grants.grant("catalog", catalog, people[who].user_name, [Privilege.USE_CATALOG])
+    grants.grant("catalog", catalog, people[who].user_name, [privilege("USE_CATALOG")])
 
 
 @given(
@@ -119,17 +130,17 @@ def may_use_catalog_only(people: Cast, grants: Grants, who: str, catalog: str) -
 )
 def may_use_schema_only(people: Cast, grants: Grants, who: str, schema: str) -> None:
     person = people[who]
-    grants.grant("catalog", schema.split(".")[0], person.user_name, [Privilege.USE_CATALOG])
-    grants.grant("schema", schema, person.user_name, [Privilege.USE_SCHEMA])
+    grants.grant("catalog", schema.split(".")[0], person.user_name, [privilege("USE_CATALOG")])
+    grants.grant("schema", schema, person.user_name, [privilege("USE_SCHEMA")])
 
 
 @given(parsers.re(r"(?P<who>[A-Z]\w+) may read the table " + NAME.format("table") + "$"))
 def may_read_table(people: Cast, grants: Grants, who: str, table: str) -> None:
     person = people[who]
     catalog, schema, _ = table.split(".")
-    grants.grant("catalog", catalog, person.user_name, [Privilege.USE_CATALOG])
-    grants.grant("schema", f"{catalog}.{schema}", person.user_name, [Privilege.USE_SCHEMA])
-    grants.grant("table", table, person.user_name, [Privilege.SELECT])
+    grants.grant("catalog", catalog, person.user_name, [privilege("USE_CATALOG")])
+    grants.grant("schema", f"{catalog}.{schema}", person.user_name, [privilege("USE_SCHEMA")])
+    grants.grant("table", table, person.user_name, [privilege("SELECT")])
 
 
 @given(parsers.re(r"the schema " + NAME.format("schema") + r" holds (?P<count>[\d,]+) tables"))
@@ -149,7 +160,7 @@ def table_with_many_rows(large_data: LargeData, table: str, count: str) -> None:
 def many_analysts(people: Cast, grants: Grants, count: str, catalog: str) -> list:
     group = f"analysts-{uuid.uuid4().hex[:6]}"
     crowd = [people.add(f"Analyst{i}", [group]) for i in range(int(count))]
-    grants.grant("catalog", catalog, group, READ)
+    grants.grant("catalog", catalog, group, read_privileges())
     return crowd
 
 
@@ -328,7 +339,7 @@ def read_pages_at(
     parsers.re(r"the workspace admin revokes (?P<who>\w+)'s access to the catalog " + NAME.format("catalog"))
 )
 def revoke_catalog(people: Cast, grants: Grants, who: str, catalog: str) -> None:
-    grants.revoke("catalog", catalog, people[who].user_name, READ)
+    grants.revoke("catalog", catalog, people[who].user_name, read_privileges())
 
 
 @when(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Generic, Literal, TypeVar
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field
 
 T = TypeVar("T")
 Scalar = str | int | float | bool
@@ -55,21 +55,27 @@ class TableDetail(BaseModel):
     columns: list[TableColumn]
 
 
-class RowFilter(BaseModel):
-    column: str = Field(min_length=1, max_length=255)
-    op: Literal["eq", "ne", "in", "gt", "gte", "lt", "lte"] = "eq"
-    value: Scalar | None = None
-    values: list[Scalar] | None = Field(None, min_length=1, max_length=1000)
+class EqualityFilter(BaseModel):
+    """``eq``/``ne`` a value; a null value means IS NULL / IS NOT NULL."""
 
-    @model_validator(mode="after")
-    def _operands(self) -> RowFilter:
-        if self.op == "in" and not self.values:
-            raise ValueError("'in' needs a non-empty 'values' list")
-        if self.op != "in" and self.values is not None:
-            raise ValueError(f"'{self.op}' takes one 'value', not 'values'")
-        if self.op in ("gt", "gte", "lt", "lte") and self.value is None:
-            raise ValueError(f"'{self.op}' needs a 'value'")
-        return self
+    column: str = Field(min_length=1, max_length=255)
+    op: Literal["eq", "ne"] = "eq"
+    value: Scalar | None = None
+
+
+class RangeFilter(BaseModel):
+    column: str = Field(min_length=1, max_length=255)
+    op: Literal["gt", "gte", "lt", "lte"]
+    value: Scalar
+
+
+class InFilter(BaseModel):
+    column: str = Field(min_length=1, max_length=255)
+    op: Literal["in"]
+    values: list[Scalar] = Field(min_length=1, max_length=1000)
+
+
+RowFilter = EqualityFilter | RangeFilter | InFilter
 
 
 class RowsQuery(BaseModel):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
 from server.dependencies import Services, UserWorkspace
 from server.models.catalog import (
@@ -17,8 +17,11 @@ from server.models.catalog import (
     SchemaSummary,
     TableDetail,
 )
+from server.models.errors import error_responses
+from server.services.catalog import NAME_PATTERN
 
-router = APIRouter(prefix="/api/catalogs", tags=["catalog"])
+router = APIRouter(prefix="/api/catalogs", tags=["catalog"], responses=error_responses(403, 404))
+Name = Annotated[str, Path(pattern=NAME_PATTERN, description="A Unity Catalog name")]
 PageSize = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Items per page")]
 PageToken = Annotated[str | None, Query(max_length=4096, description="next_page_token of the previous page")]
 TABLE = "/{catalog}/schemas/{schema}/tables/{table}"
@@ -33,7 +36,7 @@ def catalogs(
 
 @router.get("/{catalog}/schemas", response_model=Page[SchemaSummary], summary="Schemas of a catalog")
 def schemas(
-    catalog: str,
+    catalog: Name,
     w: UserWorkspace,
     services: Services,
     page_size: PageSize = 100,
@@ -44,8 +47,8 @@ def schemas(
 
 @router.get("/{catalog}/schemas/{schema}/table-names", response_model=Page[str], summary="Table names")
 def table_names(
-    catalog: str,
-    schema: str,
+    catalog: Name,
+    schema: Name,
     w: UserWorkspace,
     services: Services,
     page_size: PageSize = 100,
@@ -58,8 +61,8 @@ def table_names(
     "/{catalog}/schemas/{schema}/tables", response_model=Page[TableDetail], summary="Tables with metadata"
 )
 def tables(
-    catalog: str,
-    schema: str,
+    catalog: Name,
+    schema: Name,
     w: UserWorkspace,
     services: Services,
     page_size: PageSize = 100,
@@ -69,15 +72,15 @@ def tables(
 
 
 @router.get(TABLE, response_model=TableDetail, response_model_by_alias=True, summary="One table's metadata")
-def table(catalog: str, schema: str, table: str, w: UserWorkspace, services: Services) -> TableDetail:
+def table(catalog: Name, schema: Name, table: Name, w: UserWorkspace, services: Services) -> TableDetail:
     return services.catalog.table(w, catalog, schema, table)
 
 
 @router.get(f"{TABLE}/rows", response_model=RowsPage, summary="A page of a table's rows, with the total")
 def rows(
-    catalog: str,
-    schema: str,
-    table: str,
+    catalog: Name,
+    schema: Name,
+    table: Name,
     w: UserWorkspace,
     services: Services,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 100,
@@ -88,6 +91,6 @@ def rows(
 
 @router.post(f"{TABLE}/rows", response_model=RowsPage, summary="A page of the rows matching filters")
 def filtered_rows(
-    catalog: str, schema: str, table: str, query: RowsQuery, w: UserWorkspace, services: Services
+    catalog: Name, schema: Name, table: Name, query: RowsQuery, w: UserWorkspace, services: Services
 ) -> RowsPage:
     return services.catalog.rows(w, catalog, schema, table, query)

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
-import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from databricks.sdk import WorkspaceClient
-from databricks.sdk.errors import NotFound
+from databricks.sdk.errors import BadRequest, NotFound
 from databricks.sdk.service.catalog import (
     CatalogInfo,
     ColumnInfo,
@@ -36,6 +35,7 @@ from databricks.sdk.service.sql import (
 from server.errors import AppError
 from server.models.catalog import (
     CatalogSummary,
+    InFilter,
     Page,
     RowFilter,
     RowsPage,
@@ -47,8 +47,9 @@ from server.models.catalog import (
 
 T = TypeVar("T")
 UC = "/api/2.1/unity-catalog"
-# Unity Catalog names: 1-255 characters, no period, space, forward slash or control character.
-VALID_NAME = re.compile(r"^[^.\s/\x00-\x1f\x7f]{1,255}$")
+# Unity Catalog names: 1-255 characters, no period, space, forward slash or control character; and no
+# '?', '#' or '%', which the SDK would put unencoded into a URL path.
+NAME_PATTERN = r"^[^. /?#%\x00-\x1f\x7f]{1,255}$"
 NOT_FOUND_CODES = {
     "CATALOG_DOES_NOT_EXIST": "CATALOG_NOT_FOUND",
     "SCHEMA_DOES_NOT_EXIST": "SCHEMA_NOT_FOUND",
@@ -61,16 +62,6 @@ FILTERABLE = INTEGER_TYPES | FLOAT_TYPES | {"DECIMAL", "STRING", "CHAR", "BOOLEA
 ORDERABLE = FILTERABLE | {"BINARY"}
 OPERATORS = {"eq": "=", "ne": "<>", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 STATEMENT_WAIT = "30s"
-
-
-def check_names(**names: str) -> None:
-    bad = [
-        {"field": field, "issue": "1-255 characters, without periods, spaces, slashes or control characters"}
-        for field, name in names.items()
-        if not VALID_NAME.match(name)
-    ]
-    if bad:
-        raise AppError(400, "INVALID_NAME", "A catalog, schema or table name is not valid.", details=bad)
 
 
 def quote(name: str) -> str:
@@ -188,6 +179,12 @@ class CatalogService:
                 )
             except NotFound as error:
                 raise not_found(error) from error
+            except BadRequest as error:
+                if not token:
+                    raise
+                # A token this listing never issued (or one that expired) names no page.
+                message = "The page token does not name a page of this list; start again without it."
+                raise AppError(404, "PAGE_NOT_FOUND", message) from error
             response = parse(body if isinstance(body, dict) else {})
             items, token = getattr(response, field) or [], response.next_page_token
             if items or not token:
@@ -204,7 +201,6 @@ class CatalogService:
     def schemas(
         self, w: WorkspaceClient, catalog: str, page_size: int, page_token: str | None
     ) -> Page[SchemaSummary]:
-        check_names(catalog=catalog)
         items, token = self._page(
             w, "schemas", {"catalog_name": catalog}, ListSchemasResponse.from_dict, "schemas", page_size,
             page_token,
@@ -231,7 +227,6 @@ class CatalogService:
         page_token: str | None,
         omit: bool,
     ) -> tuple[list[TableInfo], str | None]:
-        check_names(catalog=catalog, schema=schema)
         query = {"catalog_name": catalog, "schema_name": schema, "omit_columns": "true" if omit else "false"}
         return self._page(w, "tables", query, ListTablesResponse.from_dict, "tables", page_size, page_token)
 
@@ -248,7 +243,6 @@ class CatalogService:
         return Page(items=[table_detail(t) for t in tables], next_page_token=token)
 
     def table(self, w: WorkspaceClient, catalog: str, schema: str, table: str) -> TableDetail:
-        check_names(catalog=catalog, schema=schema, table=table)
         try:
             return table_detail(w.tables.get(f"{catalog}.{schema}.{table}"))
         except NotFound as error:
@@ -331,8 +325,8 @@ class CatalogService:
             if column.type_name == "BOOLEAN" and f.op not in ("eq", "ne", "in"):
                 raise _bad_filter(f"{field}.op", "true/false columns take eq, ne or in")
             target = quote(column.name)
-            if f.op == "in":
-                markers = [bind(column, v, f"{field}.values[{j}]") for j, v in enumerate(f.values or [])]
+            if isinstance(f, InFilter):
+                markers = [bind(column, v, f"{field}.values[{j}]") for j, v in enumerate(f.values)]
                 where.append(f"{target} IN ({', '.join(markers)})")
             elif f.value is None:
                 where.append(f"{target} IS {'NOT ' if f.op == 'ne' else ''}NULL")
