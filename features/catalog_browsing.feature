@@ -41,6 +41,20 @@ Feature: Browsing Unity Catalog
       When Ana lists the table names of "sales.retail"
       Then she sees only the table "orders"
 
+    @US2_1 @normal
+    Scenario: Catalogs page with tokens
+      Given Ana may read the catalog "sales"
+      And Ana may read the catalog "hr"
+      And Ana may read the catalog "marketing"
+      When Ana pages through the catalogs 1 at a time
+      Then she receives the catalogs "hr", "marketing" and "sales", each once
+
+    @US2_1 @minor
+    Scenario: A page token the app never issued names no page
+      Given Ana may read the catalog "sales"
+      When Ana lists the catalogs from a page token the app never issued
+      Then the request is refused with status 404 as "PAGE_NOT_FOUND"
+
   Rule: Tables come with their metadata
 
     @US2_4 @critical

@@ -74,11 +74,36 @@ Feature: Reading table data
       And the refusal names the column "colour"
 
     @US2_6 @normal
-    Scenario: A filter value of the wrong type is refused
+    Scenario: Rows that are paid
       Given Ana may read the catalog "sales"
-      When Ana reads the rows of "sales.retail.orders" where "quantity" is "plenty"
+      When Ana reads the rows of "sales.retail.orders" where "paid" is "false"
+      Then she gets exactly the matching rows of "sales.retail.orders"
+
+    @US2_6 @normal
+    Scenario: Rows placed in one month
+      Given Ana may read the catalog "sales"
+      When Ana reads the rows of "sales.retail.orders" where "ordered_at" is between 2025-03-01T00:00:00Z and 2025-03-31T23:59:59Z
+      Then she gets exactly the matching rows of "sales.retail.orders"
+
+    @US2_6 @normal
+    Scenario: Products in a price range
+      Given Ana may read the catalog "sales"
+      When Ana reads the rows of "sales.retail.products" where "price" is between 20 and 150.5
+      Then she gets exactly the matching rows of "sales.retail.products"
+
+    @US2_6 @normal
+    Scenario Outline: A filter value that does not fit the column's type is refused: <column> "<value>"
+      Given Ana may read the catalog "sales"
+      When Ana reads the rows of "sales.retail.orders" where "<column>" is "<value>"
       Then the request is refused with status 400 as "INVALID_FILTER"
       And the refusal names the field "filters[0].value"
+
+      Examples:
+        | column     | value     |
+        | quantity   | plenty    |
+        | amount     | lots      |
+        | paid       | maybe     |
+        | ordered_at | yesterday |
 
   Rule: Permissions are checked on every request
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import json
+import operator
 import re
 import threading
 import time
@@ -312,6 +313,30 @@ def page_table_names(
     return pages
 
 
+@when(parsers.re(r"(?P<who>\w+) pages through the catalogs (?P<size>\d+) at a time"), target_fixture="pages")
+def page_catalogs(people: Cast, who: str, size: str) -> list[list[str]]:
+    client, pages, token = people[who].app.quiet(), [], None
+    while True:
+        response = client.get(
+            "/api/catalogs", params={"page_size": size, **({"page_token": token} if token else {})}
+        )
+        assert response.status_code == 200, response.text
+        pages.append([c["name"] for c in response.json()["items"]])
+        token = response.json().get("next_page_token")
+        if not token:
+            break
+    allure.attach(json.dumps(pages, indent=1), name="pages", attachment_type=allure.attachment_type.JSON)
+    return pages
+
+
+@when(
+    parsers.re(r"(?P<who>\w+) lists the catalogs from a page token the app never issued"),
+    target_fixture="response",
+)
+def list_catalogs_bad_token(people: Cast, who: str) -> httpx.Response:
+    return people[who].app.get("/api/catalogs", params={"page_token": "bm90LWEtdG9rZW4"})
+
+
 @when(
     parsers.re(
         r"(?P<who>\w+) reads pages of (?P<size>\d+) rows of "
@@ -496,16 +521,20 @@ def gets_no_rows(response: httpx.Response, total: str) -> None:
 
 
 def _matches(row: dict, f: dict) -> bool:
-    value = _normal(row[f["column"]])
+    value = row[f["column"]]
+
+    def like_value(raw: Any) -> Any:
+        if isinstance(value, bool):
+            return str(raw).lower() == "true"
+        if isinstance(value, decimal.Decimal):
+            return decimal.Decimal(str(raw))
+        return _normal(raw)
+
     if f["op"] == "in":
-        return value in {_normal(v) for v in f["values"]}
-    other = _normal(f["value"])
-    if isinstance(value, decimal.Decimal):
-        other = decimal.Decimal(str(f["value"]))
-    return {
-        "eq": value == other, "gte": value >= other, "lte": value <= other, "gt": value > other,
-        "lt": value < other, "ne": value != other,
-    }[f["op"]]  # fmt: skip
+        return value in {like_value(v) for v in f["values"]}
+    compare = {"eq": operator.eq, "ne": operator.ne, "gt": operator.gt, "gte": operator.ge,
+               "lt": operator.lt, "lte": operator.le}[f["op"]]  # fmt: skip
+    return compare(value, like_value(f["value"]))
 
 
 @then(parsers.re(r"(?P<who>\w+) gets exactly the matching rows of " + NAME.format("table")))
@@ -552,6 +581,14 @@ def receives_names(pages: list[list[str]], count: str, page_count: str) -> None:
     assert len(set(names)) == total, "a table name appeared twice"
     assert names == sorted(names), "pages are not in a stable order"
     assert len(pages) == int(page_count), len(pages)
+
+
+@then(parsers.re(r"(?P<who>\w+) receives the catalogs (?P<names>.+), each once"))
+def receives_catalogs(catalog_admin: WorkspaceAdmin, pages: list[list[str]], names: str) -> None:
+    ours = [catalog_admin.logical(n) for page in pages for n in page if catalog_admin.owns(n)]
+    assert sorted(ours) == sorted(names_in(names)), ours
+    assert len(ours) == len(set(ours)), f"a catalog came twice: {ours}"
+    assert max(len(p) for p in pages) == 1 and len(pages) >= len(ours), pages
 
 
 @then(parsers.re(r"every page holds the right readings, with a total of (?P<total>[\d,]+)"))
