@@ -103,17 +103,20 @@ def schema_path(catalog_admin: WorkspaceAdmin, logical_schema: str) -> str:
 # Givens --------------------------------------------------------------------------------------------------
 @given(parsers.re(r"the reference catalogs (?P<names>.+)"))
 def reference(reference_catalogs: list[str], names: str) -> None:
+    """The reference catalogs (fixtures/data/catalog.py) exist, loaded once per worker by the admin."""
     missing = set(names_in(names)) - set(reference_catalogs)
     assert not missing, f"not in the reference data (fixtures/data/catalog.py): {missing}"
 
 
 @given(parsers.re(r"(?P<who>[A-Z]\w+) may read the catalog " + NAME.format("catalog")))
 def may_read_catalog(people: Cast, grants: Grants, who: str, catalog: str) -> None:
+    """Grants the person USE CATALOG, USE SCHEMA and SELECT on a whole catalog."""
     grants.grant("catalog", catalog, people[who].user_name, read_privileges())
 
 
 @given(parsers.re(r"the group " + NAME.format("group") + " may read the catalog " + NAME.format("catalog")))
 def group_may_read_catalog(grants: Grants, group: str, catalog: str) -> None:
+    """Grants a group USE CATALOG, USE SCHEMA and SELECT on a whole catalog."""
     grants.grant("catalog", catalog, group, read_privileges())
 
 
@@ -123,6 +126,7 @@ def group_may_read_catalog(grants: Grants, group: str, catalog: str) -> None:
     )
 )
 def may_use_catalog_only(people: Cast, grants: Grants, who: str, catalog: str) -> None:
+    """Grants USE CATALOG only: the catalog is visible, nothing inside it is."""
     grants.grant("catalog", catalog, people[who].user_name, [privilege("USE_CATALOG")])
 
 
@@ -130,6 +134,7 @@ def may_use_catalog_only(people: Cast, grants: Grants, who: str, catalog: str) -
     parsers.re(r"(?P<who>[A-Z]\w+) may use the schema " + NAME.format("schema") + " but none of its tables")
 )
 def may_use_schema_only(people: Cast, grants: Grants, who: str, schema: str) -> None:
+    """Grants USE CATALOG and USE SCHEMA: the schema is usable, none of its tables readable."""
     person = people[who]
     grants.grant("catalog", schema.split(".")[0], person.user_name, [privilege("USE_CATALOG")])
     grants.grant("schema", schema, person.user_name, [privilege("USE_SCHEMA")])
@@ -137,6 +142,7 @@ def may_use_schema_only(people: Cast, grants: Grants, who: str, schema: str) -> 
 
 @given(parsers.re(r"(?P<who>[A-Z]\w+) may read the table " + NAME.format("table") + "$"))
 def may_read_table(people: Cast, grants: Grants, who: str, table: str) -> None:
+    """Grants just enough to read one table: USE CATALOG, USE SCHEMA and SELECT on it."""
     person = people[who]
     catalog, schema, _ = table.split(".")
     grants.grant("catalog", catalog, person.user_name, [privilege("USE_CATALOG")])
@@ -146,11 +152,13 @@ def may_read_table(people: Cast, grants: Grants, who: str, table: str) -> None:
 
 @given(parsers.re(r"the schema " + NAME.format("schema") + r" holds (?P<count>[\d,]+) tables"))
 def schema_with_many_tables(large_data: LargeData, control: FakeControl, schema: str, count: str) -> None:
+    """Registers that many tables in a schema through the fake's control API (mock only)."""
     large_data.catalog(control, schema, int(count.replace(",", "")))
 
 
 @given(parsers.re(r"the table " + NAME.format("table") + r" holds (?P<count>[\d,]+) sensor readings"))
 def table_with_many_rows(large_data: LargeData, table: str, count: str) -> None:
+    """Builds a table of that many sensor readings with one SQL statement."""
     large_data.table(table, int(count.replace(",", "")))
 
 
@@ -159,6 +167,7 @@ def table_with_many_rows(large_data: LargeData, table: str, count: str) -> None:
     target_fixture="analysts",
 )
 def many_analysts(people: Cast, grants: Grants, count: str, catalog: str) -> list:
+    """Creates that many users in one new group that may read the catalog."""
     group = f"analysts-{uuid.uuid4().hex[:6]}"
     crowd = [people.add(f"Analyst{i}", [group]) for i in range(int(count))]
     grants.grant("catalog", catalog, group, read_privileges())
@@ -168,11 +177,13 @@ def many_analysts(people: Cast, grants: Grants, count: str, catalog: str) -> lis
 # Whens ---------------------------------------------------------------------------------------------------
 @when(parsers.re(r"(?P<who>\w+) lists the catalogs"), target_fixture="response")
 def list_catalogs(people: Cast, who: str) -> httpx.Response:
+    """Lists the catalogs through the app, as the person."""
     return people[who].app.get("/api/catalogs", params={"page_size": 1000})
 
 
 @when(parsers.re(r"(?P<who>\w+) lists the schemas of " + NAME.format("catalog")), target_fixture="response")
 def list_schemas(people: Cast, catalog_admin: WorkspaceAdmin, who: str, catalog: str) -> httpx.Response:
+    """Lists the schemas of a catalog through the app."""
     return people[who].app.get(f"/api/catalogs/{quote(catalog_admin.real(catalog), safe='')}/schemas")
 
 
@@ -180,6 +191,7 @@ def list_schemas(people: Cast, catalog_admin: WorkspaceAdmin, who: str, catalog:
     parsers.re(r"(?P<who>\w+) lists the table names of " + NAME.format("schema")), target_fixture="response"
 )
 def list_table_names(people: Cast, catalog_admin: WorkspaceAdmin, who: str, schema: str) -> httpx.Response:
+    """Lists the table names of a schema through the app."""
     return people[who].app.get(
         f"{schema_path(catalog_admin, schema)}/table-names", params={"page_size": 1000}
     )
@@ -190,16 +202,19 @@ def list_table_names(people: Cast, catalog_admin: WorkspaceAdmin, who: str, sche
     target_fixture="response",
 )
 def list_tables(people: Cast, catalog_admin: WorkspaceAdmin, who: str, schema: str) -> httpx.Response:
+    """Lists the tables of a schema with columns, owner and description."""
     return people[who].app.get(f"{schema_path(catalog_admin, schema)}/tables", params={"page_size": 1000})
 
 
 @when(parsers.re(r"(?P<who>\w+) opens the table " + NAME.format("table")), target_fixture="response")
 def open_table(people: Cast, catalog_admin: WorkspaceAdmin, who: str, table: str) -> httpx.Response:
+    """Opens one table's metadata through the app."""
     return people[who].app.get(table_path(catalog_admin, table))
 
 
 @when(parsers.re(r"(?P<who>\w+) reads the table " + NAME.format("table") + "$"), target_fixture="response")
 def read_table(people: Cast, catalog_admin: WorkspaceAdmin, who: str, table: str) -> httpx.Response:
+    """Reads the first page (100 rows) of a table through the app."""
     return people[who].app.get(f"{table_path(catalog_admin, table)}/rows")
 
 
@@ -214,6 +229,7 @@ def read_table(people: Cast, catalog_admin: WorkspaceAdmin, who: str, table: str
 def read_page(
     people: Cast, catalog_admin: WorkspaceAdmin, who: str, table: str, limit: str, offset: str
 ) -> httpx.Response:
+    """Reads one page of a table with a given limit and offset."""
     return people[who].app.get(
         f"{table_path(catalog_admin, table)}/rows", params={"limit": limit, "offset": offset}
     )
@@ -230,6 +246,7 @@ def read_page(
 def read_page_raw(
     people: Cast, catalog_admin: WorkspaceAdmin, who: str, table: str, limit: str, offset: str
 ) -> httpx.Response:
+    """Reads a table with limit and offset exactly as typed (for invalid input)."""
     return people[who].app.get(
         f"{table_path(catalog_admin, table)}/rows", params={"limit": limit, "offset": offset}
     )
@@ -253,6 +270,7 @@ def _filtered(
 def read_where_equal(
     people: Cast, catalog_admin: WorkspaceAdmin, who: str, table: str, column: str, value: str
 ):
+    """Reads the rows whose column equals a value."""
     return _filtered(people, catalog_admin, who, table, [{"column": column, "op": "eq", "value": value}])
 
 
@@ -267,6 +285,7 @@ def read_where_equal(
 def read_where_in(
     people: Cast, catalog_admin: WorkspaceAdmin, who: str, table: str, column: str, values: str
 ):
+    """Reads the rows whose column is one of the quoted values."""
     return _filtered(
         people, catalog_admin, who, table, [{"column": column, "op": "in", "values": names_in(values)}]
     )
@@ -283,6 +302,7 @@ def read_where_in(
 def read_where_between(
     people: Cast, catalog_admin: WorkspaceAdmin, who: str, table: str, column: str, low: str, high: str
 ):
+    """Reads the rows whose column is between two values, both included."""
     filters = [{"column": column, "op": "gte", "value": low}, {"column": column, "op": "lte", "value": high}]
     return _filtered(people, catalog_admin, who, table, filters)
 
@@ -298,6 +318,7 @@ def read_where_between(
 def page_table_names(
     people: Cast, catalog_admin: WorkspaceAdmin, who: str, schema: str, size: str
 ) -> list[list[str]]:
+    """Follows the page tokens of a schema's table names to the end."""
     client, pages, token = people[who].app.quiet(), [], None
     started = time.perf_counter()
     while True:
@@ -315,6 +336,7 @@ def page_table_names(
 
 @when(parsers.re(r"(?P<who>\w+) pages through the catalogs (?P<size>\d+) at a time"), target_fixture="pages")
 def page_catalogs(people: Cast, who: str, size: str) -> list[list[str]]:
+    """Follows the page tokens of the catalog list to the end."""
     client, pages, token = people[who].app.quiet(), [], None
     while True:
         response = client.get(
@@ -334,6 +356,7 @@ def page_catalogs(people: Cast, who: str, size: str) -> list[list[str]]:
     target_fixture="response",
 )
 def list_catalogs_bad_token(people: Cast, who: str) -> httpx.Response:
+    """Lists the catalogs from a made-up page token."""
     return people[who].app.get("/api/catalogs", params={"page_token": "bm90LWEtdG9rZW4"})
 
 
@@ -348,6 +371,7 @@ def list_catalogs_bad_token(people: Cast, who: str) -> httpx.Response:
 def read_pages_at(
     people: Cast, catalog_admin: WorkspaceAdmin, who: str, size: str, table: str, offsets: str
 ) -> dict:
+    """Reads pages of a table at each of the offsets, timing each."""
     client, found = people[who].app.quiet(), {}
     for offset in (int(o) for o in re.findall(r"\d+", offsets)):
         started = time.perf_counter()
@@ -364,6 +388,7 @@ def read_pages_at(
     parsers.re(r"the workspace admin revokes (?P<who>\w+)'s access to the catalog " + NAME.format("catalog"))
 )
 def revoke_catalog(people: Cast, grants: Grants, who: str, catalog: str) -> None:
+    """The admin takes back the person's read access to a catalog."""
     grants.revoke("catalog", catalog, people[who].user_name, read_privileges())
 
 
@@ -376,6 +401,7 @@ def revoke_catalog(people: Cast, grants: Grants, who: str, catalog: str) -> None
 def crowd_reads(
     analysts: list, catalog_admin: WorkspaceAdmin, limit: str, table: str
 ) -> list[httpx.Response]:
+    """Every analyst of the scenario reads the same page at the same moment."""
     clients = [person.app.quiet() for person in analysts]
     start = threading.Barrier(len(clients))
     path = f"{table_path(catalog_admin, table)}/rows"
@@ -413,6 +439,7 @@ def _listed(catalog_admin: WorkspaceAdmin, response: httpx.Response, kind: str) 
 def sees(
     catalog_admin: WorkspaceAdmin, response: httpx.Response, kind: str, names: str, only: str | None
 ) -> None:
+    """The listing shows these names (with 'only': exactly these, among the scenario's catalogs)."""
     kind = kind if kind.endswith("s") else kind + "s"
     listed, expected = _listed(catalog_admin, response, kind), set(names_in(names))
     if only:
@@ -423,6 +450,7 @@ def sees(
 
 @then(parsers.re(r"(?P<who>\w+) does not see the (?P<kind>catalogs?|schemas?|tables?) (?P<names>.+)"))
 def does_not_see(catalog_admin: WorkspaceAdmin, response: httpx.Response, kind: str, names: str) -> None:
+    """The listing does not show these names."""
     kind = kind if kind.endswith("s") else kind + "s"
     shown = _listed(catalog_admin, response, kind) & set(names_in(names))
     assert not shown, f"should not be listed: {sorted(shown)}"
@@ -430,6 +458,7 @@ def does_not_see(catalog_admin: WorkspaceAdmin, response: httpx.Response, kind: 
 
 @then(parsers.re(r"(?P<who>\w+) sees no (?P<kind>catalogs|schemas|tables) of the reference data"))
 def sees_none(catalog_admin: WorkspaceAdmin, response: httpx.Response, kind: str) -> None:
+    """The listing shows none of the reference data's catalogs, schemas or tables."""
     assert _listed(catalog_admin, response, kind) == set()
 
 
@@ -447,6 +476,7 @@ def _check_table(catalog_admin: WorkspaceAdmin, table: dict, logical_table: str)
 
 @then(parsers.re(r"every table shows its columns with their types, its owner and its description"))
 def every_table_described(catalog_admin: WorkspaceAdmin, response: httpx.Response) -> None:
+    """Each listed table carries the columns, types, owner and description it was made with."""
     tables = _ok(response)["items"]
     assert tables, "no tables listed"
     for table in tables:
@@ -455,12 +485,14 @@ def every_table_described(catalog_admin: WorkspaceAdmin, response: httpx.Respons
 
 @then(parsers.re(r"(?P<who>\w+) sees its columns with their types, its owner and its description"))
 def table_described(catalog_admin: WorkspaceAdmin, response: httpx.Response) -> None:
+    """The opened table carries the columns, types, owner and description it was made with."""
     table = _ok(response)
     _check_table(catalog_admin, table, catalog_admin.logical(table["full_name"]))
 
 
 @then(parsers.parse("the columns are:"))
 def columns_are(response: httpx.Response, datatable: list[list[str]]) -> None:
+    """The opened table's columns, in order, with the given properties."""
     header, *rows = datatable
     shown = [{k: str(c[k if k != "column" else "name"]) for k in header} for c in _ok(response)["columns"]]
     assert shown == [dict(zip(header, row, strict=True)) for row in rows], shown
@@ -505,6 +537,7 @@ def _expected(logical_table: str) -> list[dict]:
 def gets_rows(
     catalog_admin: WorkspaceAdmin, response: httpx.Response, first: str, last: str, table: str, total: str
 ) -> None:
+    """The page holds exactly these rows (in the app's stable order) and the total."""
     page = _ok(response)
     expected = _expected(table)
     assert len(expected) == int(total), f"the reference data holds {len(expected)} rows, not {total}"
@@ -516,6 +549,7 @@ def gets_rows(
 
 @then(parsers.re(r"(?P<who>\w+) gets no rows and a total of (?P<total>\d+)"))
 def gets_no_rows(response: httpx.Response, total: str) -> None:
+    """The page is empty, yet still reports the total."""
     page = _ok(response)
     assert page["rows"] == [] and page["total"] == int(total) and page["next_offset"] is None, page
 
@@ -539,6 +573,7 @@ def _matches(row: dict, f: dict) -> bool:
 
 @then(parsers.re(r"(?P<who>\w+) gets exactly the matching rows of " + NAME.format("table")))
 def gets_matching_rows(response: httpx.Response, table: str) -> None:
+    """The answer holds exactly the reference rows that satisfy the request's filters."""
     page = _ok(response)
     filters = json.loads(response.request.content)["filters"]
     expected = [r for r in _expected(table) if all(_matches(r, f) for f in filters)]
@@ -550,12 +585,14 @@ def gets_matching_rows(response: httpx.Response, table: str) -> None:
 
 @then(parsers.re(r"(?P<who>\w+) gets no matching rows"))
 def gets_no_matching_rows(response: httpx.Response) -> None:
+    """Nothing matched: no rows and a total of 0."""
     page = _ok(response)
     assert page["rows"] == [] and page["total"] == 0, page
 
 
 @then(parsers.re(r'the refusal names the (?:field|column) "(?P<name>[^"]+)"'))
 def refusal_names(response: httpx.Response, name: str) -> None:
+    """The refusal's details name this field or column."""
     error = response.json()["error"]
     details = error.get("details") or []
     named = [d for d in details if name in d.get("field", "") or name in d.get("issue", "")]
@@ -564,6 +601,7 @@ def refusal_names(response: httpx.Response, name: str) -> None:
 
 @then(parsers.re(r"the table " + NAME.format("table") + " still holds all its rows"))
 def still_holds_rows(catalog_admin: WorkspaceAdmin, table: str) -> None:
+    """The table still holds every reference row (nothing was dropped or deleted)."""
     catalog, schema, name = catalog_admin.real(table).split(".")
     counted = catalog_admin.sql(
         f"SELECT COUNT(*) FROM {data.ident(catalog)}.{data.ident(schema)}.{data.ident(name)}"
@@ -575,6 +613,7 @@ def still_holds_rows(catalog_admin: WorkspaceAdmin, table: str) -> None:
     parsers.re(r"(?P<who>\w+) receives (?P<count>[\d,]+) distinct table names in (?P<page_count>\d+) pages")
 )
 def receives_names(pages: list[list[str]], count: str, page_count: str) -> None:
+    """Paging returned every table name exactly once, in a stable order, in that many pages."""
     names = [n for page in pages for n in page]
     total = int(count.replace(",", ""))
     assert len(names) == total, len(names)
@@ -585,6 +624,7 @@ def receives_names(pages: list[list[str]], count: str, page_count: str) -> None:
 
 @then(parsers.re(r"(?P<who>\w+) receives the catalogs (?P<names>.+), each once"))
 def receives_catalogs(catalog_admin: WorkspaceAdmin, pages: list[list[str]], names: str) -> None:
+    """Paging returned exactly these catalogs, each once, one per page."""
     ours = [catalog_admin.logical(n) for page in pages for n in page if catalog_admin.owns(n)]
     assert sorted(ours) == sorted(names_in(names)), ours
     assert len(ours) == len(set(ours)), f"a catalog came twice: {ours}"
@@ -593,6 +633,7 @@ def receives_catalogs(catalog_admin: WorkspaceAdmin, pages: list[list[str]], nam
 
 @then(parsers.re(r"every page holds the right readings, with a total of (?P<total>[\d,]+)"))
 def right_readings(row_pages: dict, total: str) -> None:
+    """Every page read holds exactly the expected readings, and the total."""
     for offset, (response, _) in row_pages.items():
         page = _ok(response)
         assert page["total"] == int(total.replace(",", "")), page["total"]
@@ -602,12 +643,14 @@ def right_readings(row_pages: dict, total: str) -> None:
 
 @then(parsers.re(r"each page arrived within (?P<seconds>[\d.]+) seconds?"))
 def pages_fast(row_pages: dict, seconds: str) -> None:
+    """No page took longer than that."""
     slow = {o: round(s, 3) for o, (_, s) in row_pages.items() if s > float(seconds)}
     assert not slow, f"slow pages: {slow}"
 
 
 @then(parsers.re(r"all of them get rows 1 to (?P<last>\d+) of " + NAME.format("table")))
 def crowd_correct(crowd_responses: list[httpx.Response], last: str, table: str) -> None:
+    """Every concurrent reader got the same correct rows and total."""
     expected = _expected(table)[: int(last)]
     wrong = [
         i
