@@ -184,7 +184,8 @@ Feature: Reading table data
 
   Rule: Many readers at once
 
-    @US7_4 @critical
+    # Sixty distinct users exist only in the fake (created through its control API); live has fixed accounts.
+    @US7_4 @critical @fault_injection
     Scenario: Sixty users read the same table at the same time
       Given 60 analysts who may read the catalog "sales"
       When they all read the first 50 rows of "sales.retail.orders" at the same time

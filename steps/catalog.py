@@ -166,8 +166,8 @@ def table_with_many_rows(large_data: LargeData, table: str, count: str) -> None:
     parsers.re(r"(?P<count>\d+) analysts who may read the catalog " + NAME.format("catalog")),
     target_fixture="analysts",
 )
-def many_analysts(people: Cast, grants: Grants, count: str, catalog: str) -> list:
-    """Creates that many users in one new group that may read the catalog."""
+def many_analysts(people: Cast, grants: Grants, control: FakeControl, count: str, catalog: str) -> list:
+    """Creates that many users (the fake's control API: mock only) in a new group that may read it."""
     group = f"analysts-{uuid.uuid4().hex[:6]}"
     crowd = [people.add(f"Analyst{i}", [group]) for i in range(int(count))]
     grants.grant("catalog", catalog, group, read_privileges())
