@@ -7,4 +7,6 @@ pytest_plugins = [
     "fixtures.allure_labels",
     "fixtures.lakebase",
     "steps.preferences",
+    "fixtures.workspace_admin",
+    "steps.catalog",
 ]

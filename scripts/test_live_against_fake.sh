@@ -52,6 +52,7 @@ live_env=(
   DATABRICKS_CONFIG_FILE="$WORK/databrickscfg"
   ACCEPTANCE_USER_PROFILES="Ana=ana,Ben=ben" ACCEPTANCE_APP_PROFILE=app
   LAKEBASE_INSTANCE_NAME=acceptance-lakebase
+  DATABRICKS_WAREHOUSE_ID="$("$PY" -c 'from fixtures.workspace.sql_statements import WAREHOUSE_ID; print(WAREHOUSE_ID)')"
   $(cat "$WORK/pg.env")
 )
 "${live_env[@]}" "$PY" -m pytest features/ --mode live -n "${LIVE_WORKERS:-2}" --no-cov \
