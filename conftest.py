@@ -7,5 +7,7 @@ pytest_plugins = [
     "fixtures.allure_labels",
     "fixtures.lakebase",
     "steps.preferences",
+    "fixtures.workspace_admin",
+    "steps.catalog",
     "steps.lifecycle",
 ]

@@ -58,6 +58,7 @@ live_env=(
   DATABRICKS_CONFIG_FILE="$WORK/databrickscfg"
   ACCEPTANCE_USER_PROFILES="Ana=ana,Ben=ben" ACCEPTANCE_APP_PROFILE=app
   LAKEBASE_INSTANCE_NAME=acceptance-lakebase
+  DATABRICKS_WAREHOUSE_ID="$("$PY" -c 'from fixtures.workspace.sql_statements import WAREHOUSE_ID; print(WAREHOUSE_ID)')"
   MLFLOW_TRACKING_URI="sqlite:///$MLFLOW_STORE/mlflow.db" MLFLOW_REGISTRY_URI="sqlite:///$MLFLOW_STORE/mlflow.db"
   MLFLOW_ARTIFACT_LOCATION="file://$MLFLOW_STORE/artifacts"
   $(cat "$WORK/pg.env")

@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     db_connect_timeout_seconds: float = 5
     db_migrate_on_start: bool = True
 
+    # SQL warehouse for table rows (the Apps "sql-warehouse" resource, exposed as an env var).
+    databricks_warehouse_id: str | None = None
     # MLflow: tracking store and model registry (Unity Catalog in a workspace). The artifact location is
     # where new experiments keep their artifacts; unset, the tracking server decides (as Databricks does).
     mlflow_tracking_uri: str = "databricks"

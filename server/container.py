@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from server.clients import WorkspaceClients
 from server.config import Settings
 from server.db import Database, LakebaseCredentials
+from server.services.catalog import CatalogService
 from server.services.identity import IdentityService
 
 
@@ -29,6 +30,7 @@ class Container:
     workspace: WorkspaceClients
     identity: IdentityService
     database: Database | None
+    catalog: CatalogService
 
     @classmethod
     def build(cls, settings: Settings) -> Container:
@@ -38,4 +40,5 @@ class Container:
             workspace=workspace,
             identity=IdentityService(workspace, settings.identity_cache_ttl_seconds),
             database=build_database(settings, workspace),
+            catalog=CatalogService(settings.databricks_warehouse_id),
         )
