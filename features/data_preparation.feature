@@ -26,3 +26,11 @@ Feature: Data preparation
     When the data is validated after 3 customers lose their age and 2 get monthly charges of -5
     Then validation fails naming "column 'age': 3 null values"
     And validation names "column 'monthly_charges': 2 values outside 10..200"
+
+  @US8_1 @critical
+  Scenario: Prepared customers are written to a Unity Catalog table with change data feed on
+    Given the catalog "ml" with the schema "churn" for model data
+    When churn data from 400 synthetic customers with seed 7 is prepared into the table "ml.churn.customers"
+    Then the table "ml.churn.customers" holds exactly the prepared customers
+    And the table "ml.churn.customers" has change data feed enabled
+    And the table "ml.churn.customers" passes validation of its schema, row count and nulls
