@@ -31,6 +31,22 @@ class Settings(BaseSettings):
     db_connect_timeout_seconds: float = 5
     db_migrate_on_start: bool = True
 
+    # MLflow: tracking store and model registry (Unity Catalog in a workspace). The artifact location is
+    # where new experiments keep their artifacts; unset, the tracking server decides (as Databricks does).
+    mlflow_tracking_uri: str = "databricks"
+    mlflow_registry_uri: str = "databricks-uc"
+    mlflow_artifact_location: str | None = None
+
+    # Model Serving: how long one call may take (then 503 MODEL_TIMEOUT), how much one call may carry.
+    serving_timeout_seconds: float = 30
+    serving_retry_after_seconds: int = 5
+    serving_max_records: int = 1000
+    serving_batch_max_records: int = 100_000
+    serving_batch_chunk_size: int = 1000
+    serving_batch_parallelism: int = 4
+    serving_max_body_bytes: int = 32 * 1024 * 1024
+    serving_metadata_ttl_seconds: float = 30
+
     identity_cache_ttl_seconds: float = Field(30, description="How long a token's identity is trusted")
     app_version: str = "dev"
 
