@@ -4,4 +4,6 @@ pytest_plugins = [
     "fixtures.pytest_plugin",
     "steps.common",
     "steps.identity",
+    "fixtures.lakebase",
+    "steps.preferences",
 ]
