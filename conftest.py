@@ -6,4 +6,5 @@ pytest_plugins = [
     "steps.identity",
     "fixtures.lakebase",
     "steps.preferences",
+    "steps.lifecycle",
 ]
