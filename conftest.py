@@ -7,4 +7,5 @@ pytest_plugins = [
     "fixtures.lakebase",
     "steps.preferences",
     "steps.lifecycle",
+    "steps.serving",
 ]

@@ -14,12 +14,12 @@ from server.container import Container
 from server.dependencies import current_user
 from server.errors import install_error_handlers
 from server.middleware import RequestIdMiddleware
-from server.routers import health, preferences, user
+from server.routers import health, preferences, serving, user
 
 log = logging.getLogger(__name__)
 
 # Every router here requires a signed-in user; health is added separately, without.
-USER_ROUTERS = [user.router, preferences.router]
+USER_ROUTERS = [user.router, preferences.router, serving.router]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

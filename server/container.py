@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from server.clients import WorkspaceClients
 from server.config import Settings
 from server.db import Database, LakebaseCredentials
 from server.services.identity import IdentityService
+from server.services.inference_log import InferenceLog
+from server.services.serving import ServingService
 
 
 def build_database(settings: Settings, workspace: WorkspaceClients | None = None) -> Database | None:
@@ -39,3 +42,11 @@ class Container:
             identity=IdentityService(workspace, settings.identity_cache_ttl_seconds),
             database=build_database(settings, workspace),
         )
+
+    @cached_property
+    def inference_log(self) -> InferenceLog:
+        return InferenceLog(self.database)
+
+    @cached_property
+    def serving(self) -> ServingService:
+        return ServingService(self.settings, self.inference_log)
