@@ -8,6 +8,7 @@ per-scenario suffix so scenarios never share an endpoint, in any order or worker
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import uuid
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 import allure
 import httpx
 import pytest
+from databricks.sdk.errors import NotFound
 from pytest_bdd import given, parsers, then, when
 
 from fixtures.clients import AppClient, FakeControl
@@ -66,7 +68,9 @@ class Serving:
         from databricks.sdk.service.serving import ServedEntityInput
 
         return [
-            ServedEntityInput(entity_name=model, entity_version=v, workload_size="Small", scale_to_zero_enabled=True)
+            ServedEntityInput(
+                entity_name=model, entity_version=v, workload_size="Small", scale_to_zero_enabled=True
+            )
             for v in versions
         ]
 
@@ -79,7 +83,11 @@ class Serving:
             short = model.rsplit(".", 1)[-1]
             traffic = TrafficConfig(
                 routes=[
-                    Route(served_model_name=f"{short}-{v}", served_entity_name=f"{short}-{v}", traffic_percentage=p)
+                    Route(
+                        served_model_name=f"{short}-{v}",
+                        served_entity_name=f"{short}-{v}",
+                        traffic_percentage=p,
+                    )
                     for v, p in zip(versions, split, strict=True)
                 ]
             )
@@ -95,10 +103,8 @@ def serving(served_models: ServedModels, serving_admin) -> Iterator[Serving]:
     state = Serving(served_models, serving_admin)
     yield state
     for name in state.created:
-        try:
+        with contextlib.suppress(NotFound):  # already gone: nothing to clean
             serving_admin.serving_endpoints.delete(name)
-        except Exception:  # already gone: nothing to clean
-            pass
 
 
 def attach(name: str, value: object) -> None:
@@ -111,7 +117,9 @@ def personal_records(name: str, call: int) -> list[dict]:
 
 
 def score(client: AppClient, serving: Serving, endpoint: str, records: list[dict]) -> httpx.Response:
-    return client.post(f"/api/serving/endpoints/{serving.name(endpoint)}/invocations", json={"records": records})
+    return client.post(
+        f"/api/serving/endpoints/{serving.name(endpoint)}/invocations", json={"records": records}
+    )
 
 
 # Givens -----------------------------------------------------------------------------------------------------
@@ -138,7 +146,9 @@ def endpoint_splits(serving: Serving, endpoint: str, first: str, a: str, second:
 
 @given(parsers.re(rf"{ENDPOINT} takes (?P<seconds>\d+) seconds to answer"))
 def endpoint_slow(serving: Serving, control: FakeControl, endpoint: str, seconds: str) -> None:
-    control.add_fault(f"/serving-endpoints/{serving.name(endpoint)}/invocations", delay_ms=int(seconds) * 1000)
+    control.add_fault(
+        f"/serving-endpoints/{serving.name(endpoint)}/invocations", delay_ms=int(seconds) * 1000
+    )
 
 
 @given(parsers.re(rf"{ENDPOINT} fails (?P<times>\d+) of its next calls?"))
@@ -160,7 +170,9 @@ def has_scored(people: Cast, serving: Serving, who: str, times: str, endpoint: s
         assert response.status_code == 200, response.text
 
 
-@given(parsers.re(rf"{WHO} has made (?P<count>\d+) inference calls with {ENDPOINT}"), target_fixture="made_calls")
+@given(
+    parsers.re(rf"{WHO} has made (?P<count>\d+) inference calls with {ENDPOINT}"), target_fixture="made_calls"
+)
 def has_made_calls(people: Cast, serving: Serving, who: str, count: str, endpoint: str) -> list[int]:
     person = people[who]
     client = person.app.quiet()
@@ -202,21 +214,31 @@ def scores(people: Cast, serving: Serving, who: str, count: str, endpoint: str) 
 
 @when(
     parsers.re(
-        rf'{WHO} scores customers missing "(?P<missing>[^"]+)" and with an extra "(?P<extra>[^"]+)" with {ENDPOINT}'
+        rf'{WHO} scores customers missing "(?P<missing>[^"]+)" and with an extra "(?P<extra>[^"]+)" '
+        rf"with {ENDPOINT}"
     ),
     target_fixture="response",
 )
-def scores_wrong_columns(people: Cast, serving: Serving, who: str, missing: str, extra: str, endpoint: str) -> httpx.Response:
-    records = [{**{k: v for k, v in r.items() if k != missing}, extra: "teal"} for r in sample_records(3, seed=9)]
+def scores_wrong_columns(
+    people: Cast, serving: Serving, who: str, missing: str, extra: str, endpoint: str
+) -> httpx.Response:
+    records = [
+        {**{k: v for k, v in r.items() if k != missing}, extra: "teal"} for r in sample_records(3, seed=9)
+    ]
     serving.sent = records
     return score(people[who].app, serving, endpoint, records)
 
 
-@when(parsers.re(rf"{WHO} scores (?P<count>\d+) customers in one batch with {ENDPOINT}"), target_fixture="response")
+@when(
+    parsers.re(rf"{WHO} scores (?P<count>\d+) customers in one batch with {ENDPOINT}"),
+    target_fixture="response",
+)
 def scores_batch(people: Cast, serving: Serving, who: str, count: str, endpoint: str) -> httpx.Response:
     serving.sent = sample_records(int(count), seed=int(count))
-    response = people[who].app.quiet().post(
-        f"/api/serving/endpoints/{serving.name(endpoint)}/batch", json={"records": serving.sent}
+    response = (
+        people[who]
+        .app.quiet()
+        .post(f"/api/serving/endpoints/{serving.name(endpoint)}/batch", json={"records": serving.sent})
     )
     body = response.json()
     attach("batch answer (without predictions)", {k: v for k, v in body.items() if k != "predictions"})
@@ -242,10 +264,15 @@ def scores_repeatedly(people: Cast, serving: Serving, who: str, times: str, endp
 
 
 @when(
-    parsers.re(r"(?P<count>\d+) inferences run at once for (?P<names>[A-Z]\w+(?:(?:, | and )[A-Z]\w+)*) on " + ENDPOINT),
+    parsers.re(
+        r"(?P<count>\d+) inferences run at once for (?P<names>[A-Z]\w+(?:(?:, | and )[A-Z]\w+)*) on "
+        + ENDPOINT
+    ),
     target_fixture="concurrent",
 )
-def concurrent_inferences(people: Cast, serving: Serving, count: str, names: str, endpoint: str) -> list[tuple]:
+def concurrent_inferences(
+    people: Cast, serving: Serving, count: str, names: str, endpoint: str
+) -> list[tuple]:
     cast = [people[n.strip()] for n in names.replace(" and ", ", ").split(", ")]
     jobs = [(cast[i % len(cast)], sample_records(3, seed=1000 + i)) for i in range(int(count))]
 
@@ -311,7 +338,9 @@ def _ok(response: httpx.Response) -> dict:
 
 
 @then(parsers.re(rf"{WHO} sees {ENDPOINT} ready, serving version (?P<number>\d) of the churn model"))
-def sees_endpoint_listed(people: Cast, serving: Serving, response: httpx.Response, who: str, endpoint: str, number: str) -> None:
+def sees_endpoint_listed(
+    people: Cast, serving: Serving, response: httpx.Response, who: str, endpoint: str, number: str
+) -> None:
     people[who]
     listed = {e["name"]: e for e in _ok(response)["endpoints"]}
     item = listed.get(serving.name(endpoint))
@@ -322,7 +351,11 @@ def sees_endpoint_listed(people: Cast, serving: Serving, response: httpx.Respons
     ]
 
 
-@then(parsers.re(r"(?:she|he|they) sees it is ready and sends all traffic to version (?P<number>\d) of the churn model"))
+@then(
+    parsers.re(
+        r"(?:she|he|they) sees it is ready and sends all traffic to version (?P<number>\d) of the churn model"
+    )
+)
 def sees_details(serving: Serving, response: httpx.Response, number: str) -> None:
     details = _ok(response)
     assert details["ready"] == "READY" and details["config_update"] == "NOT_UPDATING", details
@@ -334,7 +367,9 @@ def sees_details(serving: Serving, response: httpx.Response, number: str) -> Non
 
 
 @then(parsers.parse("the endpoint's traffic is split {first:d}/{second:d} between versions {a:d} and {b:d}"))
-def traffic_split(serving: Serving, response: httpx.Response, first: int, second: int, a: int, b: int) -> None:
+def traffic_split(
+    serving: Serving, response: httpx.Response, first: int, second: int, a: int, b: int
+) -> None:
     entities = {e["model_version"]: e["traffic_percentage"] for e in _ok(response)["served_entities"]}
     assert entities == {serving.version(a): first, serving.version(b): second}
 
@@ -351,7 +386,9 @@ def sees_columns(response: httpx.Response, columns: str) -> None:
 @then(parsers.re(rf"the example request is accepted by {ENDPOINT}"))
 def example_accepted(people: Cast, serving: Serving, response: httpx.Response, endpoint: str) -> None:
     example = _ok(response)["example_request"]
-    answer = _ok(people.last.app.post(f"/api/serving/endpoints/{serving.name(endpoint)}/invocations", json=example))
+    answer = _ok(
+        people.last.app.post(f"/api/serving/endpoints/{serving.name(endpoint)}/invocations", json=example)
+    )
     assert len(answer["predictions"]) == len(example["records"]) == 1
 
 
@@ -363,7 +400,12 @@ def unknown_schema(response: httpx.Response, kind: str) -> None:
     assert "signature" in schema["message"], schema
 
 
-@then(parsers.re(r"(?:she|he|they) gets version (?P<number>\d) of the churn model's own predictions for those customers"))
+@then(
+    parsers.re(
+        r"(?:she|he|they) gets version (?P<number>\d) of the churn model's own predictions "
+        r"for those customers"
+    )
+)
 def own_predictions(serving: Serving, response: httpx.Response, number: str) -> None:
     answer = _ok(response)
     version = serving.version(int(number))
@@ -373,11 +415,14 @@ def own_predictions(serving: Serving, response: httpx.Response, number: str) -> 
 
 @then(
     parsers.re(
-        rf"{PRONOUN} inference history shows that call with {PRONOUN} inputs, the predictions, version (?P<number>\d), "
+        rf"{PRONOUN} inference history shows that call with {PRONOUN} inputs, the predictions, "
+        r"version (?P<number>\d), "
         r'its latency and status "(?P<status>\w+)"'
     )
 )
-def history_shows_call(people: Cast, serving: Serving, response: httpx.Response, number: str, status: str) -> None:
+def history_shows_call(
+    people: Cast, serving: Serving, response: httpx.Response, number: str, status: str
+) -> None:
     answer = _ok(response)
     history = _ok(people.last.app.get("/api/serving/history", params={"limit": 1}))
     [call] = history["items"]
@@ -392,7 +437,12 @@ def history_shows_call(people: Cast, serving: Serving, response: httpx.Response,
     assert call["started_at"].endswith(("Z", "+00:00")) and call["started_at"] <= call["finished_at"]
 
 
-@then(parsers.re(rf"(?:she|he|they) sees {PRONOUN} (?P<count>\d+) calls, newest first, and none of (?P<other>[A-Z]\w+)'s"))
+@then(
+    parsers.re(
+        rf"(?:she|he|they) sees {PRONOUN} (?P<count>\d+) calls, newest first, "
+        r"and none of (?P<other>[A-Z]\w+)'s"
+    )
+)
 def sees_own_calls(people: Cast, serving: Serving, pages: list[dict], count: str, other: str) -> None:
     items = [item for page in pages for item in page["items"]]
     assert pages[0]["total"] == int(count) == len(items)
@@ -420,7 +470,12 @@ def refusal_names(response: httpx.Response, missing: str, extra: str) -> None:
     assert missing in error["message"] and extra in error["message"]
 
 
-@then(parsers.re(r"(?:she|he|they) gets one prediction per customer, in order, equal to version (?P<number>\d)'s own predictions"))
+@then(
+    parsers.re(
+        r"(?:she|he|they) gets one prediction per customer, in order, "
+        r"equal to version (?P<number>\d)'s own predictions"
+    )
+)
 def batch_predictions(serving: Serving, response: httpx.Response, number: str) -> None:
     answer = _ok(response)
     assert answer["record_count"] == len(serving.sent) == len(answer["predictions"])
@@ -439,7 +494,12 @@ def batch_logged(people: Cast, response: httpx.Response, chunks: str) -> None:
     assert sum(item["record_count"] for item in logged) == answer["record_count"]
 
 
-@then(parsers.re(r"(?P<failed>\d+) chunk of (?P<size>\d+) customers is reported as failed and its predictions are empty"))
+@then(
+    parsers.re(
+        r"(?P<failed>\d+) chunk of (?P<size>\d+) customers is reported as failed "
+        r"and its predictions are empty"
+    )
+)
 def chunk_failed(response: httpx.Response, failed: str, size: str) -> None:
     answer = _ok(response)
     bad = [c for c in answer["chunks"] if c["status"] == "error"]
@@ -461,16 +521,16 @@ def others_predicted(serving: Serving, response: httpx.Response, number: str) ->
 
 
 @then(
-    parsers.re(
-        r"version (?P<number>\d) answers (?P<share>\d+)% of the calls, within 3 standard deviations"
-    )
+    parsers.re(r"version (?P<number>\d) answers (?P<share>\d+)% of the calls, within 3 standard deviations")
 )
 def share_within_tolerance(serving: Serving, answers: list[dict], number: str, share: str) -> None:
     n, p = len(answers), int(share) / 100
     observed = sum(a["model_version"] == serving.version(int(number)) for a in answers)
     tolerance = 3 * math.sqrt(n * p * (1 - p))  # binomial: a correct split lands here 99.7% of the time
     attach("share", {"calls": n, "expected": n * p, "observed": observed, "tolerance": tolerance})
-    assert abs(observed - n * p) <= tolerance, f"{observed} of {n} calls, expected {n * p:.0f} ± {tolerance:.1f}"
+    assert abs(observed - n * p) <= tolerance, (
+        f"{observed} of {n} calls, expected {n * p:.0f} ± {tolerance:.1f}"
+    )
 
 
 @then("each answer is the own prediction of the version it names, and the history names the same versions")
@@ -479,13 +539,19 @@ def answers_match_versions(people: Cast, serving: Serving, answers: list[dict]) 
         serving.version(n): serving.models.predict(serving.models.churn, serving.version(n), serving.sent)
         for n in (1, 2)
     }
-    assert expected[serving.version(1)] != expected[serving.version(2)], "the versions must answer differently"
+    assert expected[serving.version(1)] != expected[serving.version(2)], (
+        "the versions must answer differently"
+    )
     for answer in answers:
         assert answer["predictions"] == expected[answer["model_version"]]
-        assert answer["served_entity"] == f"{serving.models.churn.rsplit('.', 1)[-1]}-{answer['model_version']}"
+        assert (
+            answer["served_entity"] == f"{serving.models.churn.rsplit('.', 1)[-1]}-{answer['model_version']}"
+        )
     history = _ok(people.last.app.quiet().get("/api/serving/history", params={"limit": 1000}))
     logged = {item["id"]: item["model_version"] for item in history["items"]}
-    assert {a["log_id"]: a["model_version"] for a in answers} == {a["log_id"]: logged[a["log_id"]] for a in answers}
+    assert {a["log_id"]: a["model_version"] for a in answers} == {
+        a["log_id"]: logged[a["log_id"]] for a in answers
+    }
 
 
 @then("every call succeeds with the model's own predictions and is in its caller's history")
@@ -505,7 +571,9 @@ def concurrent_all_good(serving: Serving, concurrent: list[tuple]) -> None:
     assert total == len(concurrent), f"{total} calls logged for {len(concurrent)} made"
 
 
-@then("every page of her history, for every limit and offset, is the matching slice of the whole, newest first")
+@then(
+    "every page of her history, for every limit and offset, is the matching slice of the whole, newest first"
+)
 def history_slices(people: Cast, made_calls: list[int]) -> None:
     client = people.last.app.quiet()
     whole = _ok(client.get("/api/serving/history", params={"limit": 1000}))
@@ -525,7 +593,12 @@ def history_slices(people: Cast, made_calls: list[int]) -> None:
     for limit in (7, 64):  # walking every page: no duplicates, no gaps
         walked = []
         for offset in range(0, n, limit):
-            walked += [item["id"] for item in _ok(client.get("/api/serving/history", params={"limit": limit, "offset": offset}))["items"]]
+            walked += [
+                item["id"]
+                for item in _ok(
+                    client.get("/api/serving/history", params={"limit": limit, "offset": offset})
+                )["items"]
+            ]
         assert walked == ids
     attach("pages checked", {"limit x offset combinations": checked, "records": n})
 
@@ -538,7 +611,8 @@ def deployment_serves(serving: Serving, deployment, number: str) -> None:
 
 @then(
     parsers.re(
-        rf"{WHO}'s predictions from {ENDPOINT} come from version (?P<number>\d), in the answer and in the history"
+        rf"{WHO}'s predictions from {ENDPOINT} come from version (?P<number>\d), "
+        r"in the answer and in the history"
     )
 )
 def predictions_from_version(people: Cast, serving: Serving, who: str, endpoint: str, number: str) -> None:
@@ -550,4 +624,3 @@ def predictions_from_version(people: Cast, serving: Serving, who: str, endpoint:
     assert answer["predictions"] == serving.models.predict(serving.models.churn, version, records)
     [logged] = _ok(person.app.get("/api/serving/history", params={"limit": 1}))["items"]
     assert logged["id"] == answer["log_id"] and logged["model_version"] == version
-

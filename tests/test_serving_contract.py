@@ -35,7 +35,9 @@ def models(fake) -> ServedModels:
         model_schema="main.contract",
     )
     fake.control._call(
-        "POST", "/serving/mlflow", json={"tracking_uri": store.tracking_uri, "registry_uri": store.registry_uri}
+        "POST",
+        "/serving/mlflow",
+        json={"tracking_uri": store.tracking_uri, "registry_uri": store.registry_uri},
     )
     return register_served_models(stack)
 
@@ -43,15 +45,22 @@ def models(fake) -> ServedModels:
 @pytest.fixture
 def w(fake) -> WorkspaceClient:
     user = fake.control.create_user("serving.contract@example.com", "Serving Contract", [])
-    return WorkspaceClient(config=Config(host=fake.host, token=user["token"], auth_type="pat", retry_timeout_seconds=5))
+    return WorkspaceClient(
+        config=Config(host=fake.host, token=user["token"], auth_type="pat", retry_timeout_seconds=5)
+    )
 
 
 def config(models: ServedModels, *versions: str, split: list[int] | None = None) -> EndpointCoreConfigInput:
-    entities = [ServedEntityInput(entity_name=models.churn, entity_version=v, workload_size="Small") for v in versions]
+    entities = [
+        ServedEntityInput(entity_name=models.churn, entity_version=v, workload_size="Small") for v in versions
+    ]
     traffic = None
     if split:
         traffic = TrafficConfig(
-            routes=[Route(served_model_name=f"churn_classifier-{v}", traffic_percentage=p) for v, p in zip(versions, split, strict=True)]
+            routes=[
+                Route(served_model_name=f"churn_classifier-{v}", traffic_percentage=p)
+                for v, p in zip(versions, split, strict=True)
+            ]
         )
     return EndpointCoreConfigInput(name="", served_entities=entities, traffic_config=traffic)
 
@@ -81,7 +90,9 @@ def test_create_wait_query_and_update(w: WorkspaceClient, models: ServedModels, 
     instances = w.serving_endpoints.query("contract-churn", instances=records)
     assert instances.predictions == answer.predictions
 
-    updated = w.serving_endpoints.update_config_and_wait("contract-churn", served_entities=config(models, v2).served_entities)
+    updated = w.serving_endpoints.update_config_and_wait(
+        "contract-churn", served_entities=config(models, v2).served_entities
+    )
     assert updated.config.served_entities[0].entity_version == v2
     assert updated.config.config_version == 2
     answer = w.serving_endpoints.query("contract-churn", dataframe_records=records)
@@ -92,7 +103,9 @@ def test_create_wait_query_and_update(w: WorkspaceClient, models: ServedModels, 
     assert listed["contract-churn"].config.served_entities[0].entity_version == v2
 
     schema = json.loads(w.serving_endpoints.get_open_api("contract-churn").contents.read())
-    body = next(iter(schema["paths"].values()))["post"]["requestBody"]["content"]["application/json"]["schema"]
+    body = next(iter(schema["paths"].values()))["post"]["requestBody"]["content"]["application/json"][
+        "schema"
+    ]
     records_schema = next(s for s in body["oneOf"] if "dataframe_records" in s["properties"])
     assert set(records_schema["properties"]["dataframe_records"]["items"]["properties"]) == {
         "tenure_months",
@@ -105,7 +118,9 @@ def test_create_wait_query_and_update(w: WorkspaceClient, models: ServedModels, 
         w.serving_endpoints.get("contract-churn")
 
 
-def test_input_not_matching_the_signature_is_refused_like_mlflow(w: WorkspaceClient, models: ServedModels) -> None:
+def test_input_not_matching_the_signature_is_refused_like_mlflow(
+    w: WorkspaceClient, models: ServedModels
+) -> None:
     w.serving_endpoints.create_and_wait("contract-strict", config=config(models, models.churn_versions[1]))
     with pytest.raises(BadRequest) as refused:
         w.serving_endpoints.query("contract-strict", dataframe_records=[{"tenure_months": 3.0}])
@@ -120,7 +135,10 @@ def test_traffic_split_is_seeded(w: WorkspaceClient, models: ServedModels) -> No
     record = sample_records(1, seed=5)
 
     def served() -> list[str]:
-        return [w.serving_endpoints.query("contract-ab", dataframe_records=record).served_model_name for _ in range(50)]
+        return [
+            w.serving_endpoints.query("contract-ab", dataframe_records=record).served_model_name
+            for _ in range(50)
+        ]
 
     first = served()
     assert set(first) == {f"churn_classifier-{v1}", f"churn_classifier-{v2}"}

@@ -1,4 +1,4 @@
-"""Model Serving as the API shows it: endpoints, input schemas, predictions, batches, the inference history."""
+"""Model Serving as the API shows it: endpoints, input schemas, predictions, batches, inference history."""
 
 from __future__ import annotations
 
@@ -44,9 +44,13 @@ class InputColumn(BaseModel):
 class InputSchema(BaseModel):
     endpoint: str
     served_entity: str | None = Field(None, description="The served entity the schema was read from")
-    type: str = Field(..., description='"dataframe" (named columns) or "unknown" (the model has no signature)')
+    type: str = Field(
+        ..., description='"dataframe" (named columns) or "unknown" (the model has no signature)'
+    )
     columns: list[InputColumn] = Field(default_factory=list)
-    example_request: dict[str, Any] | None = Field(None, description="A request body that this endpoint accepts")
+    example_request: dict[str, Any] | None = Field(
+        None, description="A request body that this endpoint accepts"
+    )
     message: str | None = None
 
 

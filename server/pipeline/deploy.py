@@ -67,7 +67,9 @@ def deploy(
     except NotFound:
         exists = False
     if exists:
-        result = ws.serving_endpoints.update_config_and_wait(endpoint, served_entities=entities, timeout=timeout)
+        result = ws.serving_endpoints.update_config_and_wait(
+            endpoint, served_entities=entities, timeout=timeout
+        )
     else:
         from databricks.sdk.service.serving import EndpointCoreConfigInput
 

@@ -52,29 +52,55 @@ async def _records(request: Request, limit: int) -> list[dict]:
         raise AppError(400, "INVALID_REQUEST", "The request is invalid.", details=details) from None
 
 
-@router.get("/endpoints", response_model=EndpointList, summary="Serving endpoints, with state and served models")
+@router.get(
+    "/endpoints", response_model=EndpointList, summary="Serving endpoints, with state and served models"
+)
 async def list_endpoints(ws: UserWorkspace, service: Serving) -> EndpointList:
     return await run_in_threadpool(service.list_endpoints, ws)
 
 
-@router.get("/endpoints/{name}", response_model=Endpoint, summary="One endpoint: state, versions, traffic split", responses=ERRORS)
+@router.get(
+    "/endpoints/{name}",
+    response_model=Endpoint,
+    summary="One endpoint: state, versions, traffic split",
+    responses=ERRORS,
+)
 async def get_endpoint(name: EndpointName, ws: UserWorkspace, service: Serving) -> Endpoint:
     return await run_in_threadpool(service.get_endpoint, ws, name)
 
 
-@router.get("/endpoints/{name}/schema", response_model=InputSchema, summary="Input schema and an example request", responses=ERRORS)
+@router.get(
+    "/endpoints/{name}/schema",
+    response_model=InputSchema,
+    summary="Input schema and an example request",
+    responses=ERRORS,
+)
 async def input_schema(name: EndpointName, ws: UserWorkspace, service: Serving) -> InputSchema:
     return await run_in_threadpool(service.input_schema, ws, name)
 
 
-@router.post("/endpoints/{name}/invocations", response_model=Prediction, summary="Real-time inference", responses=ERRORS)
-async def invoke(name: EndpointName, request: Request, user: User, ws: UserWorkspace, service: Serving) -> Prediction:
+@router.post(
+    "/endpoints/{name}/invocations",
+    response_model=Prediction,
+    summary="Real-time inference",
+    responses=ERRORS,
+)
+async def invoke(
+    name: EndpointName, request: Request, user: User, ws: UserWorkspace, service: Serving
+) -> Prediction:
     records = await _records(request, service.max_body_bytes)
     return await service.invoke(ws, user.user_name, name, records, request_id(request))
 
 
-@router.post("/endpoints/{name}/batch", response_model=BatchPrediction, summary="Batch inference, in chunks", responses=ERRORS)
-async def batch(name: EndpointName, request: Request, user: User, ws: UserWorkspace, service: Serving) -> BatchPrediction:
+@router.post(
+    "/endpoints/{name}/batch",
+    response_model=BatchPrediction,
+    summary="Batch inference, in chunks",
+    responses=ERRORS,
+)
+async def batch(
+    name: EndpointName, request: Request, user: User, ws: UserWorkspace, service: Serving
+) -> BatchPrediction:
     records = await _records(request, service.max_body_bytes)
     return await service.batch(ws, user.user_name, name, records, request_id(request))
 

@@ -81,8 +81,12 @@ class ServingService:
     def __init__(self, settings: Settings, inference_log: InferenceLog) -> None:
         self._settings = settings
         self._log = inference_log
-        self._details: TTLCache[str, Endpoint] = TTLCache(maxsize=1024, ttl=settings.serving_metadata_ttl_seconds)
-        self._schemas: TTLCache[str, InputSchema] = TTLCache(maxsize=1024, ttl=settings.serving_metadata_ttl_seconds)
+        self._details: TTLCache[str, Endpoint] = TTLCache(
+            maxsize=1024, ttl=settings.serving_metadata_ttl_seconds
+        )
+        self._schemas: TTLCache[str, InputSchema] = TTLCache(
+            maxsize=1024, ttl=settings.serving_metadata_ttl_seconds
+        )
         # Calls to endpoints run here, so a slow model never starves the app's own thread pool.
         self._executor = ThreadPoolExecutor(max_workers=64, thread_name_prefix="serving")
 
@@ -122,7 +126,9 @@ class ServingService:
                 Endpoint(
                     name=item.name or "",
                     ready=item.state.ready.value if item.state and item.state.ready else None,
-                    config_update=item.state.config_update.value if item.state and item.state.config_update else None,
+                    config_update=item.state.config_update.value
+                    if item.state and item.state.config_update
+                    else None,
                     served_entities=entities,
                     creator=item.creator,
                     created_at=_utc(item.creation_timestamp),
@@ -156,7 +162,9 @@ class ServingService:
             name=detailed.name or name,
             ready=detailed.state.ready.value if detailed.state and detailed.state.ready else None,
             config_update=(
-                detailed.state.config_update.value if detailed.state and detailed.state.config_update else None
+                detailed.state.config_update.value
+                if detailed.state and detailed.state.config_update
+                else None
             ),
             served_entities=entities,
             creator=detailed.creator,
@@ -172,7 +180,10 @@ class ServingService:
         if served is None:
             return None
         for fresh in (False, True):
-            entity = next((e for e in self.get_endpoint(ws, name, fresh=fresh).served_entities if e.name == served), None)
+            entity = next(
+                (e for e in self.get_endpoint(ws, name, fresh=fresh).served_entities if e.name == served),
+                None,
+            )
             if entity is not None:
                 return entity
         return None
@@ -218,7 +229,9 @@ class ServingService:
         )
 
     # inference ------------------------------------------------------------------------------------------
-    def _query(self, ws: WorkspaceClient, name: str, records: list[dict[str, Any]]) -> tuple[list[Any], str | None]:
+    def _query(
+        self, ws: WorkspaceClient, name: str, records: list[dict[str, Any]]
+    ) -> tuple[list[Any], str | None]:
         try:
             response = ws.serving_endpoints.query(name, dataframe_records=records)
         except NotFound:
@@ -232,8 +245,14 @@ class ServingService:
         return list(response.predictions or []), response.served_model_name
 
     async def _call(
-        self, ws: WorkspaceClient, user: str, name: str, records: list[dict[str, Any]], request_id: str,
-        batch_id: str | None = None, chunk_index: int | None = None,
+        self,
+        ws: WorkspaceClient,
+        user: str,
+        name: str,
+        records: list[dict[str, Any]],
+        request_id: str,
+        batch_id: str | None = None,
+        chunk_index: int | None = None,
     ) -> _Outcome:
         """One call to the endpoint, within the deadline, logged whatever its outcome."""
         started, clock = dt.datetime.now(dt.UTC), time.perf_counter()
@@ -245,13 +264,16 @@ class ServingService:
             )
             if len(predictions) != len(records):
                 error = AppError(
-                    502, "UPSTREAM_ERROR", f"The endpoint answered {len(predictions)} predictions for {len(records)} records."
+                    502,
+                    "UPSTREAM_ERROR",
+                    f"The endpoint answered {len(predictions)} predictions for {len(records)} records.",
                 )
         except TimeoutError:
             error = AppError(
                 503,
                 "MODEL_TIMEOUT",
-                f"The model behind '{name}' did not answer within {self._settings.serving_timeout_seconds:g} s; "
+                f"The model behind '{name}' did not answer within "
+                f"{self._settings.serving_timeout_seconds:g} s; "
                 "try again shortly.",
                 retry_after=self._settings.serving_retry_after_seconds,
             )
@@ -290,7 +312,9 @@ class ServingService:
         )
         return outcome
 
-    async def _checked(self, ws: WorkspaceClient, user: str, name: str, records: list[dict[str, Any]], request_id: str) -> None:
+    async def _checked(
+        self, ws: WorkspaceClient, user: str, name: str, records: list[dict[str, Any]], request_id: str
+    ) -> None:
         """Refuse input that does not fit the signature; the refusal is logged like any other call."""
         try:
             await self._run(self.check_input, ws, name, records)
@@ -300,9 +324,16 @@ class ServingService:
                 await self._run(
                     self._log.record,
                     InferenceCall(
-                        user_name=user, endpoint=name, inputs=records, started_at=now, finished_at=now,
-                        latency_ms=0.0, status="error", request_id=request_id,
-                        error_code=error.code, error_message=error.message,
+                        user_name=user,
+                        endpoint=name,
+                        inputs=records,
+                        started_at=now,
+                        finished_at=now,
+                        latency_ms=0.0,
+                        status="error",
+                        request_id=request_id,
+                        error_code=error.code,
+                        error_message=error.message,
                     ),
                 )
             raise
@@ -394,7 +425,12 @@ def schema_from_openapi(name: str, document: dict[str, Any]) -> InputSchema:
                 continue
             required = set(items.get("required") or [])
             columns = [
-                InputColumn(name=column, type=spec.get("type", "string"), format=spec.get("format"), required=column in required)
+                InputColumn(
+                    name=column,
+                    type=spec.get("type", "string"),
+                    format=spec.get("format"),
+                    required=column in required,
+                )
                 for column, spec in properties.items()
             ]
             example = {c.name: EXAMPLE_VALUES.get(c.type, "text") for c in columns}
@@ -405,5 +441,7 @@ def schema_from_openapi(name: str, document: dict[str, Any]) -> InputSchema:
                 columns=columns,
                 example_request={"records": [example]},
             )
-        return InputSchema(endpoint=name, served_entity=served, type="unknown", message=UNKNOWN_SCHEMA_MESSAGE)
+        return InputSchema(
+            endpoint=name, served_entity=served, type="unknown", message=UNKNOWN_SCHEMA_MESSAGE
+        )
     return InputSchema(endpoint=name, type="unknown", message=UNKNOWN_SCHEMA_MESSAGE)
