@@ -8,4 +8,5 @@ pytest_plugins = [
     "steps.preferences",
     "steps.lifecycle",
     "steps.serving",
+    "fixtures.allure_labels",
 ]

@@ -1,0 +1,1 @@
+"""Performance measurements, run on demand (never asserted as timings in tests)."""

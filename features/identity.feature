@@ -49,3 +49,13 @@ Feature: Identity
   Scenario: Readiness answers without identity and names what the app depends on
     When someone checks whether the app is ready without signing in
     Then the app reports it is ready, with the workspace and the database schema up to date
+
+  @US0_2 @blocker
+  Scenario Outline: Every route but health refuses a caller without a valid token
+    When someone calls every route of the app <credentials>
+    Then every route but health refuses the call with status 401 as "<code>"
+
+    Examples:
+      | credentials                                   | code          |
+      | without signing in                            | MISSING_TOKEN |
+      | with a token the workspace never issued       | INVALID_TOKEN |

@@ -6,7 +6,9 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
 
 from server import __version__
 from server.config import Settings
@@ -14,6 +16,7 @@ from server.container import Container
 from server.dependencies import current_user
 from server.errors import install_error_handlers
 from server.middleware import RequestIdMiddleware
+from server.models.errors import USER_ROUTE_ERRORS
 from server.routers import health, preferences, serving, user
 
 log = logging.getLogger(__name__)
@@ -38,11 +41,34 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if services.database is not None:
                 services.database.close()
 
-    app = FastAPI(title="Databricks App", version=__version__, lifespan=lifespan)
+    # Only health answers without identity: the API description is served to signed-in users only.
+    app = FastAPI(
+        title="Databricks App",
+        version=__version__,
+        lifespan=lifespan,
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+    )
     app.state.container = services
     install_error_handlers(app)
     app.add_middleware(RequestIdMiddleware)
     app.include_router(health.router)
     for router in USER_ROUTERS:
-        app.include_router(router, dependencies=[Depends(current_user)])
+        app.include_router(router, dependencies=[Depends(current_user)], responses=USER_ROUTE_ERRORS)
+    app.include_router(api_docs_router(app), dependencies=[Depends(current_user)])
     return app
+
+
+def api_docs_router(app: FastAPI) -> APIRouter:
+    router = APIRouter(prefix="/api", tags=["docs"], include_in_schema=False)
+
+    @router.get("/openapi.json")
+    def openapi() -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @router.get("/docs")
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/api/openapi.json", title=f"{app.title} API")
+
+    return router

@@ -41,13 +41,7 @@ def served_models(stack: Stack) -> ServedModels:
 
 @pytest.fixture(scope="session")
 def serving_admin(stack: Stack):  # -> WorkspaceClient of the person who manages endpoints
-    from databricks.sdk import WorkspaceClient
-    from databricks.sdk.core import Config
-
-    if stack.control is None:
-        return WorkspaceClient()
-    admin = stack.control.create_user(f"ml-admin-{uuid.uuid4().hex[:8]}@example.com", "ML Admin", ["admins"])
-    return WorkspaceClient(config=Config(host=stack.workspace_host, token=admin["token"], auth_type="pat"))
+    return stack.admin_client()
 
 
 @dataclass

@@ -17,7 +17,11 @@ def health() -> dict:
     return {"status": "ok", "version": __version__}
 
 
-@router.get("/ready", summary="Readiness: the workspace and the database answer")
+@router.get(
+    "/ready",
+    summary="Readiness: the workspace and the database answer",
+    responses={503: {"description": "Not ready: the failing checks are listed"}},
+)
 def ready(services: Services) -> JSONResponse:
     report = readiness(services)
     return JSONResponse(report, status_code=200 if report["status"] == "ready" else 503)

@@ -1,0 +1,98 @@
+"""``python -m benchmarks``: every benchmark, one table, ``reports/benchmarks.json``.
+
+Measures the suite itself (wall time serial and with ``-n 2``, time to first scenario), then runs each
+benchmark module of this package (``python -m benchmarks.<name>``, each writing
+``reports/benchmarks/<name>.json``) and gathers their figures. Every figure is min/median/max over repeats;
+ratios come from the same run. ``--repeats N`` (default 3), ``--only suite|<module>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pkgutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "reports" / "benchmarks"
+PYTEST = [sys.executable, "-m", "pytest", "features/", "-q", "-p", "no:cacheprovider", "--no-cov"]
+FIRST_SCENARIO = "test_the_health_check_answers_without_identity"
+
+
+def spread(samples: list[float]) -> dict:
+    return {
+        "min": round(min(samples), 3),
+        "median": round(statistics.median(samples), 3),
+        "max": round(max(samples), 3),
+        "samples": [round(s, 3) for s in samples],
+    }
+
+
+def timed(command: list[str]) -> float:
+    started = time.perf_counter()
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    elapsed = time.perf_counter() - started
+    if result.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    return elapsed
+
+
+def suite(repeats: int) -> dict:
+    results_dir = ["--alluredir", str(OUT / "allure-scratch")]
+    return {
+        "time_to_first_scenario_s": spread(
+            [timed([*PYTEST, *results_dir, "-k", FIRST_SCENARIO]) for _ in range(repeats)]
+        ),
+        "suite_serial_s": spread([timed([*PYTEST, *results_dir]) for _ in range(repeats)]),
+        "suite_n2_s": spread([timed([*PYTEST, *results_dir, "-n", "2"]) for _ in range(repeats)]),
+    }
+
+
+def modules() -> list[str]:
+    return sorted(
+        m.name for m in pkgutil.iter_modules([str(Path(__file__).parent)]) if not m.name.startswith("_")
+    )
+
+
+def run_module(name: str) -> dict:
+    timed([sys.executable, "-m", f"benchmarks.{name}"])
+    return json.loads((OUT / f"{name}.json").read_text())
+
+
+def flatten(prefix: str, value: object, rows: list[tuple[str, str]]) -> None:
+    if isinstance(value, dict) and "median" in value:
+        rows.append((prefix, f"{value['median']} (min {value.get('min')}, max {value.get('max')})"))
+    elif isinstance(value, dict):
+        for key, inner in value.items():
+            flatten(f"{prefix}.{key}" if prefix else key, inner, rows)
+    elif isinstance(value, int | float | str) and not isinstance(value, bool):
+        rows.append((prefix, str(value)))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--only", action="append", help="suite, or a benchmark module name; repeatable")
+    args = parser.parse_args()
+    OUT.mkdir(parents=True, exist_ok=True)
+    wanted = args.only or ["suite", *modules()]
+    figures: dict[str, object] = {}
+    for name in wanted:
+        print(f"running {name} …", flush=True)
+        figures[name] = suite(args.repeats) if name == "suite" else run_module(name)
+    report = {"measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "figures": figures}
+    (ROOT / "reports" / "benchmarks.json").write_text(json.dumps(report, indent=2))
+    rows: list[tuple[str, str]] = []
+    flatten("", figures, rows)
+    width = max((len(k) for k, _ in rows), default=10)
+    for key, value in rows:
+        print(f"{key:<{width}}  {value}")
+    print("written: reports/benchmarks.json")
+
+
+if __name__ == "__main__":
+    main()
