@@ -124,7 +124,7 @@ def has_many(people: Cast, saved: Saved, who: str, count: str) -> None:
     person = people[who]
     client = person.app.quiet()
     keys = [f"setting.{n:04d}" for n in range(int(count))]
-    answers = in_parallel([lambda k=k: save(person, k, {"n": k}, saved, client) for k in keys], workers=8)
+    answers = in_parallel([lambda k=k: save(person, k, {"n": k}, saved, client) for k in keys], workers=16)
     assert [a.status_code for a in answers] == [201] * len(keys), [
         a.text for a in answers if a.status_code != 201
     ]
@@ -249,7 +249,8 @@ def saves_over_limit(people: Cast, saved: Saved, who: str, key: str) -> httpx.Re
 
 @when(
     parsers.re(
-        rf'{WHO} sends a (?P<mb>\d+) MB value as "(?P<key>[^"]+)" (?P<how>announcing|without announcing) its size'
+        rf'{WHO} sends a (?P<mb>\d+) MB value as "(?P<key>[^"]+)" '
+        r"(?P<how>announcing|without announcing) its size"
     ),
     target_fixture="response",
 )
@@ -284,8 +285,9 @@ def database_back(stack: Stack) -> None:
     target_fixture="crowd",
 )
 def crowd_saves(people: Cast, saved: Saved, count: str, each: str) -> list[Person]:
-    crowd = [people.add(f"User{n:03d}") for n in range(int(count))]
-    clients = [person.app.quiet() for person in crowd]
+    # Setting up the crowd (a user, a token and an HTTP client each) is itself done in parallel.
+    crowd = in_parallel([lambda n=n: people.add(f"User{n:03d}") for n in range(int(count))], workers=8)
+    clients = in_parallel([person.app.quiet for person in crowd], workers=8)
 
     def save_all(person: Person, client: AppClient) -> list[int]:
         return [
@@ -501,7 +503,8 @@ def stopped_reading(response, kib: str) -> None:
 
 @then(
     parsers.re(
-        rf"{WHO} gets all (?P<count>\d+) preferences exactly once, in key order, in pages of at most (?P<size>\d+)"
+        rf"{WHO} gets all (?P<count>\d+) preferences exactly once, in key order, "
+        r"in pages of at most (?P<size>\d+)"
     )
 )
 def gets_all_once(people: Cast, saved: Saved, pages: list[dict], who: str, count: str, size: str) -> None:
@@ -581,7 +584,8 @@ def counter_total(people: Cast, saved: Saved, who: str, key: str, total: str) ->
 
 @then(
     parsers.re(
-        rf"a query that forgets its user filter, run by the app's database role for {WHO}, finds none of (?P<owner>\w+)'s preferences"
+        rf"a query that forgets its user filter, run by the app's database role for {WHO}, "
+        r"finds none of (?P<owner>\w+)'s preferences"
     )
 )
 def rls_hides(people: Cast, lakebase: Lakebase, who: str, owner: str) -> None:
