@@ -30,6 +30,14 @@ from server.services.serving import too_large
 
 router = APIRouter(prefix="/api/serving", tags=["serving"])
 EndpointName = Annotated[str, Path(min_length=1, max_length=63, description="The serving endpoint's name")]
+# The body is read with a size cap before it is parsed, so it is described here rather than by a parameter.
+RECORDS_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": InvokeRequest.model_json_schema()}},
+    }
+}
+MAX_OFFSET = 1_000_000_000
 ERRORS = {
     400: {"description": "INVALID_REQUEST, or INVALID_INPUT naming missing/unexpected columns"},
     404: {"description": "ENDPOINT_NOT_FOUND"},
@@ -83,6 +91,7 @@ async def input_schema(name: EndpointName, ws: UserWorkspace, service: Serving) 
     "/endpoints/{name}/invocations",
     response_model=Prediction,
     summary="Real-time inference",
+    openapi_extra=RECORDS_BODY,
     responses=ERRORS,
 )
 async def invoke(
@@ -96,6 +105,7 @@ async def invoke(
     "/endpoints/{name}/batch",
     response_model=BatchPrediction,
     summary="Batch inference, in chunks",
+    openapi_extra=RECORDS_BODY,
     responses=ERRORS,
 )
 async def batch(
@@ -110,7 +120,7 @@ async def history(
     user: User,
     log: InferenceHistoryLog,
     limit: Annotated[int, Query(ge=1, le=MAX_HISTORY_PAGE)] = DEFAULT_HISTORY_PAGE,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     endpoint: Annotated[str | None, Query(max_length=63)] = None,
 ) -> InferenceHistory:
     return await run_in_threadpool(log.history, user.user_name, limit, offset, endpoint)
