@@ -10,4 +10,5 @@ pytest_plugins = [
     "fixtures.workspace_admin",
     "steps.catalog",
     "steps.lifecycle",
+    "steps.serving",
 ]

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from server.clients import WorkspaceClients
 from server.config import Settings
 from server.db import Database, LakebaseCredentials
 from server.services.catalog import CatalogService
 from server.services.identity import IdentityService
+from server.services.inference_log import InferenceLog
+from server.services.serving import ServingService
 
 
 def build_database(settings: Settings, workspace: WorkspaceClients | None = None) -> Database | None:
@@ -42,3 +45,11 @@ class Container:
             database=build_database(settings, workspace),
             catalog=CatalogService(settings.databricks_warehouse_id),
         )
+
+    @cached_property
+    def inference_log(self) -> InferenceLog:
+        return InferenceLog(self.database)
+
+    @cached_property
+    def serving(self) -> ServingService:
+        return ServingService(self.settings, self.inference_log)
