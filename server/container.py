@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from server.clients import WorkspaceClients
 from server.config import Settings
 from server.db import Database, LakebaseCredentials
+from server.metrics import AppMetrics, instrument_database
 from server.services.identity import IdentityService
 
 
@@ -29,13 +30,19 @@ class Container:
     workspace: WorkspaceClients
     identity: IdentityService
     database: Database | None
+    metrics: AppMetrics = field(default_factory=AppMetrics)
 
     @classmethod
     def build(cls, settings: Settings) -> Container:
-        workspace = WorkspaceClients(settings)
+        metrics = AppMetrics()
+        workspace = WorkspaceClients(settings, metrics)
+        database = build_database(settings, workspace)
+        if database is not None:
+            instrument_database(database, metrics)
         return cls(
             settings=settings,
             workspace=workspace,
             identity=IdentityService(workspace, settings.identity_cache_ttl_seconds),
-            database=build_database(settings, workspace),
+            database=database,
+            metrics=metrics,
         )
