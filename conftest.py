@@ -4,4 +4,5 @@ pytest_plugins = [
     "fixtures.pytest_plugin",
     "steps.common",
     "steps.identity",
+    "fixtures.allure_labels",
 ]

@@ -14,6 +14,7 @@ def error_of(response: httpx.Response) -> dict:
 
 @then(parsers.parse('the request is refused with status {status:d} as "{code}"'))
 def refused_as(response: httpx.Response, status: int, code: str) -> None:
+    """The last request was refused with this HTTP status and error code, in the app's error envelope."""
     assert response.status_code == status, f"expected {status}, got {response.status_code}: {response.text}"
     error = error_of(response)
     assert error["code"] == code, error
@@ -23,6 +24,7 @@ def refused_as(response: httpx.Response, status: int, code: str) -> None:
 
 @then(parsers.parse('the request is refused as "{code}"'))
 def refused_with_code(response: httpx.Response, code: str) -> None:
+    """The last request was refused (any 4xx/5xx) with this error code."""
     assert response.status_code >= 400, f"expected a refusal, got {response.status_code}: {response.text}"
     error = error_of(response)
     assert error["code"] == code, error

@@ -1,0 +1,147 @@
+"""Traceability: PRODUCT.md scenario IDs -> the Gherkin scenarios tagged with them -> their last result.
+
+    python -m tools.traceability                     # after a run; exits 1 if an ID has no passing scenario
+    python -m tools.traceability --report-only       # same table, exits 0 (CI, until every story lands)
+    python -m tools.traceability --markdown reports/traceability.md
+
+Scenarios come from features/ (so an ID that no scenario names shows up as uncovered even when nothing
+ran); results come from the Allure results of the last run (default reports/allure-results). An ID is
+covered when at least one of its scenarios passed (for an outline: every example row passed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fixtures import stories
+from fixtures.allure_labels import scenario_ids
+from tools.gherkin_index import ROOT, parse_all, rel
+
+RESULTS = ROOT / "reports" / "allure-results"
+
+
+@dataclass
+class ScenarioRow:
+    feature: str  # path, e.g. features/identity.feature
+    name: str
+    line: int
+    statuses: list[str] = field(default_factory=list)
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.feature}:{self.name}"
+
+    @property
+    def status(self) -> str:
+        if not self.statuses:
+            return "not run"
+        for worst in ("broken", "failed", "skipped", "unknown"):
+            if worst in self.statuses:
+                return worst
+        return "passed"
+
+
+def load_results(results_dir: Path) -> dict[str, list[str]]:
+    """Allure fullName -> statuses of the last run (one per example row / rerun)."""
+    statuses: dict[str, list[str]] = defaultdict(list)
+    if not results_dir.is_dir():
+        return statuses
+    for path in results_dir.glob("*-result.json"):
+        try:
+            result = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        statuses[result.get("fullName", "")].append(result.get("status", "unknown"))
+    return statuses
+
+
+def scenarios_by_id(results: dict[str, list[str]]) -> dict[str, list[ScenarioRow]]:
+    by_id: dict[str, list[ScenarioRow]] = {i: [] for i in stories.scenario_ids()}
+    for parsed in parse_all():
+        if parsed.feature is None:
+            continue
+        feature_tags = set(parsed.feature.tags)
+        for template in parsed.templates:
+            tags = feature_tags | set(template.tags) | (template.rule.tags if template.rule else set())
+            row = ScenarioRow(parsed.path, template.name, template.line_number)
+            row.statuses = results.get(row.full_name, [])
+            for scenario_id in scenario_ids(tags):
+                by_id.setdefault(scenario_id, []).append(row)
+    return by_id
+
+
+def verdict(rows: list[ScenarioRow]) -> str:
+    if not rows:
+        return "UNCOVERED"
+    if any(r.status == "passed" for r in rows):
+        return "ok"
+    if all(r.status == "not run" for r in rows):
+        return "NOT RUN"
+    return "FAILING"
+
+
+def render_markdown(by_id: dict[str, list[ScenarioRow]]) -> str:
+    lines = ["# Traceability: PRODUCT.md IDs -> scenarios -> last result", ""]
+    for story, (name, _) in stories.STORIES.items():
+        lines += [f"## {story} {name}", "", "| ID | Verdict | Scenario | Last result |", "|---|---|---|---|"]
+        for scenario_id, rows in by_id.items():
+            if f"US{scenario_id.split('.')[0]}" != story:
+                continue
+            if not rows:
+                lines.append(f"| {scenario_id} | UNCOVERED | - | - |")
+            for row in rows:
+                where = f"{row.name} ({row.feature}:{row.line})".replace("|", "\\|")
+                lines.append(f"| {scenario_id} | {verdict(rows)} | {where} | {row.status} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--results", type=Path, default=RESULTS, help="Allure results directory")
+    parser.add_argument("--report-only", action="store_true", help="print, but always exit 0")
+    parser.add_argument("--markdown", type=Path, help="also write the full table as Markdown here")
+    parser.add_argument("--verbose", "-v", action="store_true", help="list every ID, not only problems")
+    args = parser.parse_args(argv)
+
+    results = load_results(args.results)
+    by_id = scenarios_by_id(results)
+    unknown = sorted(set(by_id) - set(stories.scenario_ids()))
+    verdicts = {scenario_id: verdict(rows) for scenario_id, rows in by_id.items()}
+    for scenario_id, rows in by_id.items():
+        if verdicts[scenario_id] == "ok" and not args.verbose:
+            continue
+        print(f"{scenario_id:>5}  {verdicts[scenario_id]}")
+        for row in rows:
+            print(f"         {row.status:<8} {row.feature}:{row.line} {row.name}")
+    counts: dict[str, int] = defaultdict(int)
+    for scenario_id in stories.scenario_ids():
+        counts[verdicts[scenario_id]] += 1
+    total = len(stories.scenario_ids())
+    print(
+        f"traceability: {counts['ok']}/{total} PRODUCT.md IDs have a passing scenario; "
+        f"{counts['UNCOVERED']} uncovered, {counts['FAILING']} failing, {counts['NOT RUN']} not run "
+        f"({sum(len(v) for v in results.values())} results read from {rel(args.results)})"
+    )
+    for scenario_id in unknown:
+        print(
+            f"warning: a scenario is tagged with {stories.tag_for(scenario_id)}, which is not in PRODUCT.md"
+        )
+    if args.markdown:
+        args.markdown.parent.mkdir(parents=True, exist_ok=True)
+        args.markdown.write_text(render_markdown(by_id), encoding="utf-8")
+        print(f"wrote {args.markdown}")
+    missing = total - counts["ok"]
+    if missing and args.report_only:
+        print("(report only: not failing, see README 'Traceability')")
+        return 0
+    return 1 if missing else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
