@@ -5,4 +5,6 @@ pytest_plugins = [
     "steps.common",
     "steps.identity",
     "fixtures.allure_labels",
+    "fixtures.lakebase",
+    "steps.preferences",
 ]

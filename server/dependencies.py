@@ -11,6 +11,7 @@ from server.container import Container
 from server.db import Database
 from server.errors import AppError
 from server.services.identity import CurrentUser
+from server.services.preferences import PreferenceService
 
 USER_TOKEN_HEADER = "X-Forwarded-Access-Token"
 
@@ -52,3 +53,10 @@ User = Annotated[CurrentUser, Depends(current_user)]
 UserWorkspace = Annotated[WorkspaceClient, Depends(user_workspace)]
 Db = Annotated[Database, Depends(database)]
 Services = Annotated[Container, Depends(container)]
+
+
+def preference_service(db: Db) -> PreferenceService:
+    return PreferenceService(db)
+
+
+Preferences = Annotated[PreferenceService, Depends(preference_service)]

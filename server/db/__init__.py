@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -61,6 +62,17 @@ class LakebaseCredentials:
 
 
 class Database:
+    """The app's Lakebase connections: a psycopg pool that heals itself after an outage.
+
+    Outages are answered fast: a pooled connection that fails its first statement, or a pool that cannot
+    hand one out, marks the database down; while it is down, each request makes one direct connection
+    attempt (one at a time, the others are refused at once) instead of queueing on the pool. The first
+    attempt that succeeds replaces the pool with a fresh one, so recovery never waits for the pool's
+    exponential reconnect backoff.
+    """
+
+    PROBE_CONNECT_TIMEOUT_SECONDS = 1
+
     def __init__(self, settings: Settings, password: Callable[[], str]) -> None:
         self._settings = settings
         self._password = password
@@ -75,15 +87,21 @@ class Database:
             # Every timestamp the app reads or writes is UTC, whatever the server's default.
             options="-c TimeZone=UTC",
         )
-        self.pool = ConnectionPool(
+        self._lock = threading.Lock()
+        self._probe_lock = threading.Lock()
+        self._down_since: float | None = None
+        self._opened = False
+        self.pool = self._new_pool()
+
+    def _new_pool(self) -> ConnectionPool:
+        return ConnectionPool(
             self.conninfo,
             kwargs=self._connect_kwargs,
             min_size=1,
-            max_size=settings.db_pool_max_size,
+            max_size=self._settings.db_pool_max_size,
             open=False,
-            timeout=settings.db_connect_timeout_seconds,
-            check=ConnectionPool.check_connection,
-            # Keep trying in the background for as long as the app lives: the pool heals on its own.
+            timeout=self._settings.db_connect_timeout_seconds,
+            # Keep trying in the background; connection() also replaces the pool once the database is back.
             reconnect_timeout=365 * 24 * 3600,
             name="lakebase",
         )
@@ -92,20 +110,93 @@ class Database:
         return {"password": self._password(), "autocommit": False}
 
     def open(self) -> None:
+        self._opened = True
         self.pool.open(wait=False)
 
     def close(self) -> None:
+        self._opened = False
         self.pool.close()
 
-    @contextmanager
-    def connection(self) -> Iterator[psycopg.Connection]:
-        """A pooled connection in a transaction; any outage becomes 503 DATABASE_UNAVAILABLE."""
+    @property
+    def is_down(self) -> bool:
+        return self._down_since is not None
+
+    def _mark_down(self) -> None:
+        with self._lock:
+            if self._down_since is None:
+                self._down_since = time.monotonic()
+                log.warning("database marked unavailable")
+
+    def _probe(self) -> bool:
+        """One direct connection attempt (one at a time); True if the database answers."""
+        if not self._probe_lock.acquire(blocking=False):
+            return False
         try:
-            with self.pool.connection() as conn:
+            kwargs = {**self._connect_kwargs(), "connect_timeout": self.PROBE_CONNECT_TIMEOUT_SECONDS}
+            with psycopg.connect(self.conninfo, **kwargs) as conn:
+                conn.execute("SELECT 1")
+            return True
+        except psycopg.Error:
+            return False
+        finally:
+            self._probe_lock.release()
+
+    def _renew(self, stale: ConnectionPool) -> ConnectionPool:
+        """Replace a pool whose connections died with a fresh one (once, whoever gets here first)."""
+        with self._lock:
+            if self.pool is stale:
+                self.pool = self._new_pool()
+                if self._opened:
+                    self.pool.open(wait=False)
+                threading.Thread(target=stale.close, name="lakebase-old-pool", daemon=True).start()
+                log.info("database is back: connection pool renewed")
+            self._down_since = None
+            return self.pool
+
+    def _checkout(self, user: str | None) -> tuple[ConnectionPool, psycopg.Connection]:
+        pool = self.pool
+        if self._down_since is not None:
+            if not self._probe():
+                raise database_unavailable()
+            pool = self._renew(pool)
+        for _ in range(2):
+            try:
+                conn = pool.getconn()
+            except PoolTimeout as error:
+                self._mark_down()
+                raise database_unavailable() from error
+            try:
+                # The first statement doubles as the liveness check of a pooled connection.
+                if user is None:
+                    conn.execute("SELECT 1")
+                else:
+                    conn.execute("SELECT set_config('app.user', %s, true)", [user])
+                return pool, conn
+            except psycopg.OperationalError:
+                pool.putconn(conn)
+                if not self._probe():
+                    self._mark_down()
+                    raise database_unavailable() from None
+                # The database answers, so this pool's connections predate a restart: start afresh.
+                pool = self._renew(pool)
+        raise database_unavailable()
+
+    @contextmanager
+    def connection(self, user: str | None = None) -> Iterator[psycopg.Connection]:
+        """A pooled connection in a transaction; any outage becomes 503 DATABASE_UNAVAILABLE.
+
+        With ``user``, the transaction is bound to that user for row-level security (``app.user``).
+        """
+        pool, conn = self._checkout(user)
+        try:
+            with conn:
                 yield conn
-        except (PoolTimeout, psycopg.OperationalError) as error:
+        except psycopg.OperationalError as error:
+            self._mark_down()
             log.warning("database unavailable: %s", error.__class__.__name__)
             raise database_unavailable() from error
+        finally:
+            pool.putconn(conn)
 
     def connect_direct(self) -> psycopg.Connection:
         return psycopg.connect(self.conninfo, **self._connect_kwargs())

@@ -1,0 +1,137 @@
+"""Preferences of the signed-in user: list, read, save (upsert), delete. Thin: the service holds the logic."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Path, Query, Request, Response, status
+from starlette.concurrency import run_in_threadpool
+
+from server.dependencies import Preferences, User
+from server.models.preferences import (
+    DEFAULT_PAGE_SIZE,
+    KEY_PATTERN,
+    KEY_RULES,
+    MAX_BODY_BYTES,
+    MAX_PAGE_SIZE,
+    MAX_STORED_KEY_LENGTH,
+    MAX_VALUE_BYTES,
+    Preference,
+    PreferencePage,
+    PreferenceWrite,
+)
+from server.request_body import read_capped
+from server.services.preferences import Precondition, etag, parse_write, too_large
+
+router = APIRouter(prefix="/api/preferences", tags=["preferences"])
+
+ERRORS = {
+    400: {"description": "Invalid key, value, limit or page token (field-level details)"},
+    401: {"description": "Not signed in"},
+    503: {"description": "LAKEBASE_NOT_CONFIGURED, or DATABASE_UNAVAILABLE with Retry-After"},
+}
+ETAG_HEADER = {
+    "ETag": {"description": "The version of the value, for If-Match", "schema": {"type": "string"}}
+}
+SavedKey = Annotated[str, Path(pattern=KEY_PATTERN, description=KEY_RULES)]
+# Reads and deletes also reach keys saved before the current key rules.
+StoredKey = Annotated[
+    str, Path(min_length=1, max_length=MAX_STORED_KEY_LENGTH, description="The preference's name.")
+]
+IfMatch = Annotated[
+    str | None,
+    Header(
+        alias="If-Match",
+        description="An ETag from a previous read or save, or *: the change happens only if it still matches "
+        "(else 412 PRECONDITION_FAILED). Without it, the last write wins.",
+    ),
+]
+
+
+@router.get("", response_model=PreferencePage, summary="List my preferences, in key order", responses=ERRORS)
+def list_preferences(
+    user: User,
+    service: Preferences,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Page size")] = DEFAULT_PAGE_SIZE,
+    page_token: Annotated[str | None, Query(description="next_page_token of the previous page")] = None,
+) -> PreferencePage:
+    return service.list(user.user_name, limit, page_token)
+
+
+@router.get(
+    "/{key}",
+    response_model=Preference,
+    summary="Read one of my preferences",
+    responses={
+        **ERRORS,
+        200: {"headers": ETAG_HEADER},
+        404: {"description": "PREFERENCE_NOT_FOUND (also for keys of other users)"},
+        409: {"description": "PREFERENCE_UNREADABLE: a stored value not saved through this app"},
+    },
+)
+def read_preference(key: StoredKey, user: User, service: Preferences, response: Response) -> Preference:
+    preference = service.get(user.user_name, key)
+    response.headers["ETag"] = etag(preference.version)
+    return preference
+
+
+async def _capped_body(request: Request) -> bytes:
+    return await read_capped(request, MAX_BODY_BYTES, too_large)
+
+
+@router.put(
+    "/{key}",
+    response_model=Preference,
+    summary="Save one of my preferences (create or replace)",
+    description=(
+        f'The body is `{{"value": <any JSON>}}`; the value may be at most {MAX_VALUE_BYTES} bytes of compact '
+        "UTF-8 JSON. Bodies larger than that are refused with 413 before they are read."
+    ),
+    status_code=status.HTTP_200_OK,
+    # The body is read by hand (capped, streamed), so it is documented here rather than as a parameter.
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": PreferenceWrite.model_json_schema()}},
+        }
+    },
+    responses={
+        **ERRORS,
+        200: {"description": "Replaced", "headers": ETAG_HEADER},
+        201: {"description": "Created", "model": Preference, "headers": ETAG_HEADER},
+        412: {"description": "PRECONDITION_FAILED: If-Match does not match the current version"},
+        413: {"description": "VALUE_TOO_LARGE"},
+    },
+)
+async def save_preference(
+    key: SavedKey,
+    user: User,
+    service: Preferences,
+    request: Request,
+    response: Response,
+    if_match: IfMatch = None,
+) -> Preference:
+    value_json = parse_write(await _capped_body(request))
+    preference, created = await run_in_threadpool(
+        service.save, user.user_name, key, value_json, Precondition.parse(if_match)
+    )
+    response.headers["ETag"] = etag(preference.version)
+    if created:
+        response.status_code = status.HTTP_201_CREATED
+        response.headers["Location"] = str(request.url_for("read_preference", key=key))
+    return preference
+
+
+@router.delete(
+    "/{key}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete one of my preferences",
+    responses={
+        **ERRORS,
+        404: {"description": "PREFERENCE_NOT_FOUND (also for keys of other users)"},
+        412: {"description": "PRECONDITION_FAILED: If-Match does not match the current version"},
+    },
+)
+def delete_preference(key: StoredKey, user: User, service: Preferences, if_match: IfMatch = None) -> Response:
+    service.delete(user.user_name, key, Precondition.parse(if_match))
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

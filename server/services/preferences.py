@@ -1,0 +1,259 @@
+"""A user's preferences in Lakebase: one JSON value per key, versioned, visible only to its owner.
+
+Every statement runs in a transaction bound to the caller (``Database.connection(user=...)`` sets
+``app.user`` for row-level security) *and* filters on the caller itself. A key of another user is
+indistinguishable from a missing key: same status, same message, nothing about who owns what.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import json
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from pydantic import ValidationError
+
+from server.db import Database
+from server.errors import AppError
+from server.models.preferences import (
+    MAX_STORED_KEY_LENGTH,
+    MAX_VALUE_BYTES,
+    MAX_VALUE_DEPTH,
+    Preference,
+    PreferencePage,
+    PreferenceWrite,
+)
+
+_COLUMNS = "key, value::text, version, created_at, updated_at"
+_ETAG = re.compile(r'^"(\d{1,19})"$')
+
+
+class UnreadableValue(ValueError):
+    """A stored value this API cannot represent (not written by this app)."""
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+@dataclass(frozen=True)
+class Precondition:
+    """A parsed If-Match header: ``*`` (any current version) or the versions the client has seen."""
+
+    any_version: bool
+    versions: tuple[int, ...]
+
+    @classmethod
+    def parse(cls, header: str | None) -> Precondition | None:
+        if header is None:
+            return None
+        tags = [tag.strip() for tag in header.split(",") if tag.strip()]
+        if "*" in tags:
+            return cls(True, ())
+        # If-Match compares strongly (RFC 9110): weak or malformed tags match nothing.
+        return cls(False, tuple(int(m[1]) for tag in tags if (m := _ETAG.match(tag))))
+
+
+def invalid(field: str, issue: str) -> AppError:
+    return AppError(
+        400, "INVALID_REQUEST", "The request is invalid.", details=[{"field": field, "issue": issue}]
+    )
+
+
+def not_found(key: str) -> AppError:
+    return AppError(404, "PREFERENCE_NOT_FOUND", f"There is no preference named {key!r}.")
+
+
+def precondition_failed(key: str) -> AppError:
+    return AppError(
+        412,
+        "PRECONDITION_FAILED",
+        f"The preference {key!r} has changed since you read it (or no longer exists); "
+        "read it again and retry with its current ETag.",
+    )
+
+
+def too_large() -> AppError:
+    return AppError(
+        413,
+        "VALUE_TOO_LARGE",
+        f"A preference value may be at most {MAX_VALUE_BYTES} bytes of JSON.",
+        details=[{"field": "value", "issue": f"larger than {MAX_VALUE_BYTES} bytes"}],
+    )
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"number out of range: {text[:20]}")
+    return number
+
+
+def _depth(value: Any) -> int:
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            if depth > MAX_VALUE_DEPTH:
+                break
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def load_json(text: str | bytes) -> Any:
+    """Strict JSON: finite numbers only, at most MAX_VALUE_DEPTH levels deep; ValueError otherwise."""
+    try:
+        value = json.loads(text, parse_float=_finite, parse_constant=_reject_constant)
+    except RecursionError as error:
+        raise ValueError(f"nested more than {MAX_VALUE_DEPTH} levels deep") from error
+    if _depth(value) > MAX_VALUE_DEPTH:
+        raise ValueError(f"nested more than {MAX_VALUE_DEPTH} levels deep")
+    return value
+
+
+def parse_write(body: bytes) -> str:
+    """The request body -> the value as compact JSON text, or a clear 400 (field by field) or 413."""
+    try:
+        document = json.loads(body)
+    except RecursionError as error:
+        raise invalid("value", f"nested more than {MAX_VALUE_DEPTH} levels deep") from error
+    except ValueError as error:  # includes UnicodeDecodeError
+        raise invalid("body", f"not valid JSON: {error}") from error
+    try:
+        request = PreferenceWrite.model_validate(document)
+    except ValidationError as error:
+        details = [
+            {"field": ".".join(str(p) for p in e["loc"]) or "body", "issue": e["msg"]} for e in error.errors()
+        ]
+        raise AppError(400, "INVALID_REQUEST", "The request is invalid.", details=details) from error
+    if _depth(request.value) > MAX_VALUE_DEPTH:
+        raise invalid("value", f"nested more than {MAX_VALUE_DEPTH} levels deep")
+    try:
+        text = json.dumps(request.value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        size = len(text.encode("utf-8"))
+    except ValueError as error:  # NaN or infinite numbers, lone surrogates, integers too long to print
+        raise invalid("value", f"cannot be stored as JSON: {error}") from error
+    if size > MAX_VALUE_BYTES:
+        raise too_large()
+    return text
+
+
+def encode_page_token(key: str) -> str:
+    return base64.urlsafe_b64encode(key.encode("utf-8")).decode("ascii").rstrip("=")
+
+
+def decode_page_token(token: str) -> str:
+    try:
+        key = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError) as error:
+        raise invalid("page_token", "not a page token this API issued") from error
+    if not key or len(key) > MAX_STORED_KEY_LENGTH:
+        raise invalid("page_token", "not a page token this API issued")
+    return key
+
+
+def _to_preference(row: tuple) -> Preference:
+    key, text, version, created_at, updated_at = row[:5]
+    try:
+        value = load_json(text)
+    except ValueError as error:
+        raise UnreadableValue(str(error)) from error
+    return Preference(
+        key=key,
+        value=value,
+        version=version,
+        created_at=created_at.astimezone(dt.UTC),
+        updated_at=updated_at.astimezone(dt.UTC),
+    )
+
+
+class PreferenceService:
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    def list(self, user: str, limit: int, page_token: str | None) -> PreferencePage:
+        after = decode_page_token(page_token) if page_token else ""
+        with self._db.connection(user=user) as conn:
+            rows = conn.execute(
+                f"SELECT {_COLUMNS} FROM preferences WHERE user_name = %s AND key > %s ORDER BY key LIMIT %s",
+                [user, after, limit + 1],
+            ).fetchall()
+        page, more = rows[:limit], len(rows) > limit
+        items, unreadable = [], 0
+        for row in page:
+            try:
+                items.append(_to_preference(row))
+            except UnreadableValue:
+                unreadable += 1
+        next_token = encode_page_token(page[-1][0]) if more else None
+        return PreferencePage(items=items, next_page_token=next_token, unreadable=unreadable)
+
+    def get(self, user: str, key: str) -> Preference:
+        with self._db.connection(user=user) as conn:
+            row = conn.execute(
+                f"SELECT {_COLUMNS} FROM preferences WHERE user_name = %s AND key = %s", [user, key]
+            ).fetchone()
+        if row is None:
+            raise not_found(key)
+        try:
+            return _to_preference(row)
+        except UnreadableValue as error:
+            raise AppError(
+                409,
+                "PREFERENCE_UNREADABLE",
+                f"The stored value of {key!r} cannot be read (it was not saved through this app): {error}. "
+                "Save a new value to replace it, or delete it.",
+            ) from error
+
+    def save(
+        self, user: str, key: str, value_json: str, if_match: Precondition | None
+    ) -> tuple[Preference, bool]:
+        """Upsert (last write wins), or with If-Match update only the version the client has seen."""
+        with self._db.connection(user=user) as conn:
+            try:
+                if if_match is None:
+                    row = conn.execute(
+                        "INSERT INTO preferences (user_name, key, value) VALUES (%s, %s, %s::jsonb)"
+                        " ON CONFLICT (user_name, key) DO UPDATE SET value = EXCLUDED.value,"
+                        " version = nextval('preference_versions'), updated_at = clock_timestamp()"
+                        f" RETURNING {_COLUMNS}, (xmax = 0) AS created",
+                        [user, key, value_json],
+                    ).fetchone()
+                else:
+                    row = conn.execute(
+                        "UPDATE preferences SET value = %s::jsonb, version = nextval('preference_versions'),"
+                        " updated_at = clock_timestamp()"
+                        " WHERE user_name = %s AND key = %s AND (%s OR version = ANY(%s))"
+                        f" RETURNING {_COLUMNS}, false AS created",
+                        [value_json, user, key, if_match.any_version, list(if_match.versions)],
+                    ).fetchone()
+            except psycopg.DataError as error:  # e.g. \u0000, which PostgreSQL's jsonb cannot hold
+                raise invalid("value", f"cannot be stored: {error.diag.message_primary}") from error
+        if row is None:
+            raise precondition_failed(key)
+        return _to_preference(row), bool(row[5])
+
+    def delete(self, user: str, key: str, if_match: Precondition | None) -> None:
+        condition = "" if if_match is None else " AND (%s OR version = ANY(%s))"
+        params: list[Any] = [user, key]
+        if if_match is not None:
+            params += [if_match.any_version, list(if_match.versions)]
+        with self._db.connection(user=user) as conn:
+            row = conn.execute(
+                f"DELETE FROM preferences WHERE user_name = %s AND key = %s{condition} RETURNING version",
+                params,
+            ).fetchone()
+        if row is None:
+            raise not_found(key) if if_match is None else precondition_failed(key)
