@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     db_connect_timeout_seconds: float = 5
     db_migrate_on_start: bool = True
 
+    # SQL warehouse for table rows (the Apps "sql-warehouse" resource, exposed as an env var).
+    databricks_warehouse_id: str | None = None
+
     identity_cache_ttl_seconds: float = Field(30, description="How long a token's identity is trusted")
     app_version: str = "dev"
 

@@ -8,6 +8,7 @@ from server.clients import WorkspaceClients
 from server.config import Settings
 from server.db import Database, LakebaseCredentials
 from server.metrics import AppMetrics, instrument_database
+from server.services.catalog import CatalogService
 from server.services.identity import IdentityService
 
 
@@ -30,6 +31,7 @@ class Container:
     workspace: WorkspaceClients
     identity: IdentityService
     database: Database | None
+    catalog: CatalogService
     metrics: AppMetrics = field(default_factory=AppMetrics)
 
     @classmethod
@@ -44,5 +46,6 @@ class Container:
             workspace=workspace,
             identity=IdentityService(workspace, settings.identity_cache_ttl_seconds),
             database=database,
+            catalog=CatalogService(settings.databricks_warehouse_id),
             metrics=metrics,
         )

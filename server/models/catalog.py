@@ -1,0 +1,88 @@
+"""What the catalog endpoints answer and accept."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Generic, Literal, TypeVar
+
+from pydantic import BaseModel, Field, model_validator
+
+T = TypeVar("T")
+Scalar = str | int | float | bool
+MAX_PAGE_SIZE = 1000
+MAX_OFFSET = 100_000_000
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_page_token: str | None = Field(None, description="Pass back as page_token for the next page")
+
+
+class CatalogSummary(BaseModel):
+    name: str
+    comment: str | None = None
+    owner: str | None = None
+
+
+class SchemaSummary(BaseModel):
+    name: str
+    catalog: str
+    full_name: str
+    comment: str | None = None
+    owner: str | None = None
+
+
+class TableColumn(BaseModel):
+    name: str
+    type: str = Field(description="Databricks SQL type, e.g. bigint, decimal(10,2)")
+    type_name: str | None = Field(None, description="Unity Catalog type family, e.g. LONG, DECIMAL")
+    nullable: bool = True
+    comment: str | None = None
+    position: int | None = None
+
+
+class TableDetail(BaseModel):
+    name: str
+    catalog: str
+    schema_name: str = Field(serialization_alias="schema")
+    full_name: str
+    table_type: str | None = None
+    data_source_format: str | None = None
+    owner: str | None = None
+    comment: str | None = None
+    created_at: dt.datetime | None = None
+    updated_at: dt.datetime | None = None
+    columns: list[TableColumn]
+
+
+class RowFilter(BaseModel):
+    column: str = Field(min_length=1, max_length=255)
+    op: Literal["eq", "ne", "in", "gt", "gte", "lt", "lte"] = "eq"
+    value: Scalar | None = None
+    values: list[Scalar] | None = Field(None, min_length=1, max_length=1000)
+
+    @model_validator(mode="after")
+    def _operands(self) -> RowFilter:
+        if self.op == "in" and not self.values:
+            raise ValueError("'in' needs a non-empty 'values' list")
+        if self.op != "in" and self.values is not None:
+            raise ValueError(f"'{self.op}' takes one 'value', not 'values'")
+        if self.op in ("gt", "gte", "lt", "lte") and self.value is None:
+            raise ValueError(f"'{self.op}' needs a 'value'")
+        return self
+
+
+class RowsQuery(BaseModel):
+    filters: list[RowFilter] = Field(default_factory=list, max_length=50)
+    limit: int = Field(100, ge=1, le=MAX_PAGE_SIZE)
+    offset: int = Field(0, ge=0, le=MAX_OFFSET)
+
+
+class RowsPage(BaseModel):
+    table: str
+    columns: list[TableColumn]
+    rows: list[dict[str, Scalar | None]]
+    total: int = Field(description="Rows matching the filters, over all pages")
+    limit: int
+    offset: int
+    next_offset: int | None = Field(None, description="Offset of the next page; absent on the last page")

@@ -1,0 +1,93 @@
+"""Unity Catalog browsing and table rows, as the signed-in user may see them."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from server.dependencies import Services, UserWorkspace
+from server.models.catalog import (
+    MAX_OFFSET,
+    MAX_PAGE_SIZE,
+    CatalogSummary,
+    Page,
+    RowsPage,
+    RowsQuery,
+    SchemaSummary,
+    TableDetail,
+)
+
+router = APIRouter(prefix="/api/catalogs", tags=["catalog"])
+PageSize = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Items per page")]
+PageToken = Annotated[str | None, Query(max_length=4096, description="next_page_token of the previous page")]
+TABLE = "/{catalog}/schemas/{schema}/tables/{table}"
+
+
+@router.get("", response_model=Page[CatalogSummary], summary="Catalogs the user may use")
+def catalogs(
+    w: UserWorkspace, services: Services, page_size: PageSize = 100, page_token: PageToken = None
+) -> Page[CatalogSummary]:
+    return services.catalog.catalogs(w, page_size, page_token)
+
+
+@router.get("/{catalog}/schemas", response_model=Page[SchemaSummary], summary="Schemas of a catalog")
+def schemas(
+    catalog: str,
+    w: UserWorkspace,
+    services: Services,
+    page_size: PageSize = 100,
+    page_token: PageToken = None,
+) -> Page[SchemaSummary]:
+    return services.catalog.schemas(w, catalog, page_size, page_token)
+
+
+@router.get("/{catalog}/schemas/{schema}/table-names", response_model=Page[str], summary="Table names")
+def table_names(
+    catalog: str,
+    schema: str,
+    w: UserWorkspace,
+    services: Services,
+    page_size: PageSize = 100,
+    page_token: PageToken = None,
+) -> Page[str]:
+    return services.catalog.table_names(w, catalog, schema, page_size, page_token)
+
+
+@router.get(
+    "/{catalog}/schemas/{schema}/tables", response_model=Page[TableDetail], summary="Tables with metadata"
+)
+def tables(
+    catalog: str,
+    schema: str,
+    w: UserWorkspace,
+    services: Services,
+    page_size: PageSize = 100,
+    page_token: PageToken = None,
+) -> Page[TableDetail]:
+    return services.catalog.tables(w, catalog, schema, page_size, page_token)
+
+
+@router.get(TABLE, response_model=TableDetail, response_model_by_alias=True, summary="One table's metadata")
+def table(catalog: str, schema: str, table: str, w: UserWorkspace, services: Services) -> TableDetail:
+    return services.catalog.table(w, catalog, schema, table)
+
+
+@router.get(f"{TABLE}/rows", response_model=RowsPage, summary="A page of a table's rows, with the total")
+def rows(
+    catalog: str,
+    schema: str,
+    table: str,
+    w: UserWorkspace,
+    services: Services,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 100,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+) -> RowsPage:
+    return services.catalog.rows(w, catalog, schema, table, RowsQuery(limit=limit, offset=offset))
+
+
+@router.post(f"{TABLE}/rows", response_model=RowsPage, summary="A page of the rows matching filters")
+def filtered_rows(
+    catalog: str, schema: str, table: str, query: RowsQuery, w: UserWorkspace, services: Services
+) -> RowsPage:
+    return services.catalog.rows(w, catalog, schema, table, query)
