@@ -7,4 +7,5 @@ pytest_plugins = [
     "fixtures.allure_labels",
     "fixtures.lakebase",
     "steps.preferences",
+    "steps.lifecycle",
 ]

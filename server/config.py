@@ -33,6 +33,11 @@ class Settings(BaseSettings):
 
     # SQL warehouse for table rows (the Apps "sql-warehouse" resource, exposed as an env var).
     databricks_warehouse_id: str | None = None
+    # MLflow: tracking store and model registry (Unity Catalog in a workspace). The artifact location is
+    # where new experiments keep their artifacts; unset, the tracking server decides (as Databricks does).
+    mlflow_tracking_uri: str = "databricks"
+    mlflow_registry_uri: str = "databricks-uc"
+    mlflow_artifact_location: str | None = None
 
     identity_cache_ttl_seconds: float = Field(30, description="How long a token's identity is trusted")
     app_version: str = "dev"

@@ -1,0 +1,356 @@
+"""The ML side: preparing data, training, registering and promoting the churn model.
+
+Whens run the pipeline (``server.pipeline``) exactly as its command line does; Thens read back from
+MLflow (runs, params, metrics, artifacts, versions, aliases, tags). Every scenario gets its own
+experiment and registered model (``<catalog>.<schema>.churn_<worker>_<id>``), so scenarios never share
+versions or aliases, in any order or worker.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import allure
+import pandas as pd
+import pytest
+from pytest_bdd import given, parsers, then, when
+
+from fixtures.stack import ROOT, Stack, worker_id
+
+ALL_FEATURES = "all features"
+FEATURE_SETS = {
+    ALL_FEATURES: None,
+    "only on the customers' region": ("region",),
+}
+METRIC_NAMES = {"ROC AUC": "roc_auc", "accuracy": "accuracy"}
+FEATURES_PHRASE = "|".join(map(str, FEATURE_SETS))
+# The pipeline's tags say first_champion / promoted / kept_champion; features say it in words.
+DECISIONS = {"first champion": "first_champion", "promoted": "promoted", "kept champion": "kept_champion"}
+
+
+@dataclass
+class Lifecycle:
+    stack: Stack
+    experiment: str
+    model_name: str
+    rows: int = 0
+    seed: int = 0
+    customers: pd.DataFrame | None = None
+    runs: list = field(default_factory=list)  # TrainingResult, in training order
+    versions: dict[str, str] = field(default_factory=dict)  # version -> run id
+    last_version: str | None = None
+
+    @property
+    def settings(self):
+        return self.stack.pipeline_settings()
+
+    @property
+    def client(self):
+        from server.pipeline import tracking
+
+        return tracking.client(self.settings)
+
+    def train(self, features: tuple[str, ...] | None = None, regularization: float = 1.0):
+        from server.pipeline import training
+
+        params = training.TrainingParams(
+            regularization=regularization, features=features or tuple(training.data.FEATURES)
+        )
+        result = training.train(self.settings, self.experiment, self.customers, params)
+        self.runs.append(result)
+        allure.attach(
+            json.dumps(training.describe(result), indent=2), "training run", allure.attachment_type.JSON
+        )
+        return result
+
+    def register_trained(self, features_phrase: str, code_dir: Path | None = None) -> str:
+        """A version of the model trained on the given features (the cached reference model when it is)."""
+        from fixtures import reference_model
+        from server.pipeline import registry
+
+        uses_reference = (
+            FEATURE_SETS[features_phrase] is None
+            and (self.rows, self.seed) == (reference_model.ROWS, reference_model.SEED)
+            and code_dir is None
+        )
+        if uses_reference:
+            run_id, version = reference_model.register_reference(self.stack, self.experiment, self.model_name)
+        else:
+            result = self.train(FEATURE_SETS[features_phrase])
+            run_id = result.run_id
+            version = registry.register(
+                self.settings, self.model_name, result.model_uri, code_dir or registry.REPO
+            )
+        self.versions[version] = run_id
+        self.last_version = version
+        return version
+
+    def promote(self, version: str):
+        from server.pipeline import registry
+
+        promotion = registry.promote(self.settings, self.model_name, version)
+        allure.attach(
+            json.dumps(registry.describe(promotion), indent=2), "promotion", allure.attachment_type.JSON
+        )
+        return promotion
+
+    def version(self, number: str):
+        return self.client.get_model_version(self.model_name, number)
+
+
+@pytest.fixture
+def lifecycle(stack: Stack) -> Lifecycle:
+    scenario = uuid.uuid4().hex[:8]
+    worker = worker_id()
+    return Lifecycle(
+        stack=stack,
+        experiment=f"/Shared/acceptance/{worker}/churn-{scenario}",
+        model_name=f"{stack.model_schema}.churn_{worker}_{scenario}",
+    )
+
+
+# Givens ----------------------------------------------------------------------------------------------------
+@given(parsers.parse("churn data prepared from {rows:d} synthetic customers with seed {seed:d}"))
+def churn_data(lifecycle: Lifecycle, rows: int, seed: int) -> None:
+    from server.pipeline import data
+
+    lifecycle.rows, lifecycle.seed = rows, seed
+    lifecycle.customers, report = data.prepare(rows, seed)
+    allure.attach(repr(report), "cleaning report", allure.attachment_type.TEXT)
+
+
+@given(parsers.re(rf"the churn model trained on (?P<features>{FEATURES_PHRASE}) is registered$"))
+def registered(lifecycle: Lifecycle, features: str) -> None:
+    lifecycle.register_trained(features)
+
+
+@given(parsers.re(rf"the churn model trained (?:on )?(?P<features>{FEATURES_PHRASE}) is the champion"))
+def champion_given(lifecycle: Lifecycle, features: str) -> None:
+    version = lifecycle.register_trained(features)
+    assert lifecycle.promote(version).champion == version
+
+
+# Whens -----------------------------------------------------------------------------------------------------
+@when(parsers.parse("the churn model is trained with regularization {regularization:g}"))
+def trained_with(lifecycle: Lifecycle, regularization: float) -> None:
+    lifecycle.train(regularization=regularization)
+
+
+@when(parsers.parse("the churn model is trained and registered {times:d} times"))
+def trained_and_registered(lifecycle: Lifecycle, times: int) -> None:
+    for _ in range(times):
+        # Really trained each time (not the cached model): each version has its own run.
+        from server.pipeline import registry
+
+        result = lifecycle.train()
+        version = registry.register(lifecycle.settings, lifecycle.model_name, result.model_uri)
+        lifecycle.versions[version] = result.run_id
+
+
+@when(
+    parsers.re(
+        rf"the churn model trained (?:on )?(?P<features>{FEATURES_PHRASE}) is registered from a copy of the "
+        r"code outside git"
+    )
+)
+def registered_outside_git(lifecycle: Lifecycle, features: str, tmp_path: Path) -> None:
+    code = shutil.copytree(ROOT / "server", tmp_path / "server")
+    lifecycle.register_trained(features, code_dir=Path(code))
+
+
+@when(
+    parsers.re(rf"the churn model trained (?:on )?(?P<features>{FEATURES_PHRASE}) is registered and promoted")
+)
+def registered_and_promoted(lifecycle: Lifecycle, features: str) -> None:
+    lifecycle.promote(lifecycle.register_trained(features))
+
+
+@when(
+    parsers.parse("version {version} of the churn model scores {count:d} test customers"),
+    target_fixture="scored",
+)
+def scores(lifecycle: Lifecycle, version: str, count: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    import mlflow
+
+    from server.pipeline import data, training
+
+    assert lifecycle.client is not None  # also points MLflow at the stack's stores
+    test = lifecycle.customers[lifecycle.customers[data.SPLIT] == "test"].head(count)
+    inputs = training.model_inputs(test)
+    model = mlflow.pyfunc.load_model(
+        f"models:/{lifecycle.model_name}/{version}", model_config={"model_version": version}
+    )
+    answers = model.predict(inputs)
+    allure.attach(answers.to_csv(index=False), "answers", allure.attachment_type.CSV)
+    return inputs, answers
+
+
+# Thens: runs -------------------------------------------------------------------------------------------
+def _last_run(lifecycle: Lifecycle):
+    assert lifecycle.runs, "no training run in this scenario"
+    return lifecycle.client.get_run(lifecycle.runs[-1].run_id)
+
+
+@then(
+    parsers.parse("the training run records the regularization {regularization:g} and all {count:d} features")
+)
+def run_params(lifecycle: Lifecycle, regularization: float, count: int) -> None:
+    params = _last_run(lifecycle).data.params
+    assert float(params["regularization"]) == regularization, params
+    features = params["features"].split(",")
+    assert len(features) == count and len(set(features)) == count, params
+
+
+@then(
+    parsers.re(
+        r"the training run records an? (?P<first>ROC AUC|accuracy) above (?P<low1>[\d.]+) "
+        r"and an? (?P<second>ROC AUC|accuracy) above (?P<low2>[\d.]+)"
+    )
+)
+def run_metrics(lifecycle: Lifecycle, first: str, low1: str, second: str, low2: str) -> None:
+    metrics = _last_run(lifecycle).data.metrics
+    for name, low in ((first, low1), (second, low2)):
+        value = metrics[METRIC_NAMES[name]]
+        assert float(low) < value <= 1.0, f"{name} = {value}, expected above {low}"
+
+
+@then("the training run holds a confusion matrix plot and the training data profile of every feature")
+def run_artifacts(lifecycle: Lifecycle, tmp_path: Path) -> None:
+    import mlflow
+
+    from server.pipeline import data, training
+
+    run_id = lifecycle.runs[-1].run_id
+    paths = {a.path for a in lifecycle.client.list_artifacts(run_id, "plots")}
+    paths |= {a.path for a in lifecycle.client.list_artifacts(run_id, "monitoring")}
+    assert {training.CONFUSION_MATRIX_PATH, training.PROFILE_PATH} <= paths, paths
+    png = Path(
+        mlflow.artifacts.download_artifacts(
+            run_id=run_id, artifact_path=training.CONFUSION_MATRIX_PATH, dst_path=str(tmp_path)
+        )
+    )
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", "the confusion matrix is not a PNG"
+    allure.attach(png.read_bytes(), "confusion matrix", allure.attachment_type.PNG)
+    profile = mlflow.artifacts.load_dict(f"runs:/{run_id}/{training.PROFILE_PATH}")
+    assert set(profile["features"]) == set(data.FEATURES), profile["features"].keys()
+    for name, feature in profile["features"].items():
+        shares = feature["frequencies"]
+        total = sum(shares.values()) if isinstance(shares, dict) else sum(shares)
+        assert abs(total - 1.0) < 1e-6, f"{name}: shares sum to {total}"
+    assert abs(sum(profile["prediction"]["probability"]["frequencies"]) - 1.0) < 1e-6, profile["prediction"]
+
+
+@then("the logged model has a signature, an input example and pinned requirements")
+def logged_model(lifecycle: Lifecycle, tmp_path: Path) -> None:
+    import mlflow
+
+    from server.pipeline import data
+
+    uri = lifecycle.runs[-1].model_uri
+    info = mlflow.models.get_model_info(uri)
+    inputs = {spec.name for spec in info.signature.inputs}
+    outputs = {spec.name for spec in info.signature.outputs}
+    assert inputs == set(data.FEATURES), inputs
+    assert outputs == {"label", "probability", "model_version"}, outputs
+    assert info.saved_input_example_info is not None, "no input example"
+    local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(tmp_path)))
+    requirements = (local / "requirements.txt").read_text().split()
+    assert any(r.startswith("scikit-learn==") for r in requirements), requirements
+    assert all("==" in r for r in requirements), f"unpinned requirements: {requirements}"
+
+
+@then(
+    parsers.parse(
+        'every answer has a label, a churn probability between 0 and 1 and the model version "{version}"'
+    )
+)
+def answers_shape(scored: tuple[pd.DataFrame, pd.DataFrame], version: str) -> None:
+    inputs, answers = scored
+    assert len(answers) == len(inputs) > 0
+    assert set(answers["label"]) <= {0, 1}, answers["label"].unique()
+    assert answers["probability"].between(0, 1).all(), answers["probability"]
+    assert (answers["model_version"] == version).all(), answers["model_version"].unique()
+    assert ((answers["probability"] >= 0.5) == (answers["label"] == 1)).all()
+
+
+@then("the answers agree with the basic model the custom model wraps")
+def answers_agree(lifecycle: Lifecycle, scored: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    """Trains nothing: refits the same basic pipeline on the same split and compares probabilities."""
+    from server.pipeline import data, training
+
+    inputs, answers = scored
+    train_rows = lifecycle.customers[lifecycle.customers[data.SPLIT] == "train"]
+    basic = training.build_pipeline(training.TrainingParams()).fit(
+        training.model_inputs(train_rows), train_rows[data.LABEL]
+    )
+    expected = basic.predict_proba(inputs)[:, 1]
+    assert (abs(answers["probability"].to_numpy() - expected) < 1e-9).all()
+
+
+# Thens: registry -------------------------------------------------------------------------------------------
+@then(parsers.parse("the registry lists versions {first:d} and {second:d} of the churn model"))
+def lists_versions(lifecycle: Lifecycle, first: int, second: int) -> None:
+    found = lifecycle.client.search_model_versions(f"name = '{lifecycle.model_name}'")
+    assert sorted(int(v.version) for v in found) == [first, second], [v.version for v in found]
+    assert sorted(lifecycle.versions, key=int) == [str(first), str(second)]
+
+
+@then("each version points at the training run that produced it")
+def versions_point_at_runs(lifecycle: Lifecycle) -> None:
+    for number, run_id in lifecycle.versions.items():
+        assert lifecycle.version(number).run_id == run_id, number
+    assert len(set(lifecycle.versions.values())) == len(lifecycle.versions), "two versions share a run"
+
+
+def _git(*args: str) -> str:
+    return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+
+
+@then("each version is tagged with the git commit and branch of this code")
+def versions_tagged_with_git(lifecycle: Lifecycle) -> None:
+    sha, branch = _git("rev-parse", "HEAD"), _git("rev-parse", "--abbrev-ref", "HEAD")
+    for number in lifecycle.versions:
+        tags = lifecycle.version(number).tags
+        assert tags.get("git_sha") == sha, tags
+        assert tags.get("git_branch") == (branch if branch != "HEAD" else "detached"), tags
+
+
+@then(parsers.parse('version {version} is tagged with git commit "{sha}" and git branch "{branch}"'))
+def version_tagged(lifecycle: Lifecycle, version: str, sha: str, branch: str) -> None:
+    tags = lifecycle.version(version).tags
+    assert (tags.get("git_sha"), tags.get("git_branch")) == (sha, branch), tags
+
+
+@then(parsers.re(r"version (?P<version>\d+) is the (?P<alias>champion|challenger)$"))
+def has_alias(lifecycle: Lifecycle, version: str, alias: str) -> None:
+    holder = lifecycle.client.get_model_version_by_alias(lifecycle.model_name, alias)
+    assert str(holder.version) == version, f"{alias} is version {holder.version}, expected {version}"
+
+
+@then(
+    parsers.re(
+        r'version (?P<version>\d+) records the decision "(?P<decision>[^"]+)" on (?P<metric>ROC AUC|accuracy)'
+        r"(?:, (?P<beats>beating|not beating) version (?P<other>\d+))?$"
+    )
+)
+def records_decision(
+    lifecycle: Lifecycle, version: str, decision: str, metric: str, beats: str | None, other: str | None
+) -> None:
+    key = METRIC_NAMES[metric]
+    tags = lifecycle.version(version).tags
+    assert tags.get("promotion_decision") == DECISIONS[decision], tags
+    assert tags.get("promotion_metric") == key, tags
+    own = lifecycle.client.get_run(lifecycle.version(version).run_id).data.metrics[key]
+    assert float(tags[f"challenger_{key}"]) == own, tags
+    if other is None:
+        assert tags[f"champion_{key}"] == "none", tags
+        return
+    theirs = lifecycle.client.get_run(lifecycle.version(other).run_id).data.metrics[key]
+    assert float(tags[f"champion_{key}"]) == theirs, tags
+    assert tags.get("compared_with_version") == other, tags
+    assert (own > theirs) == (beats == "beating"), f"version {version}: {own}, version {other}: {theirs}"
