@@ -174,11 +174,11 @@ def instrument_database(database: Any, metrics: AppMetrics) -> None:
     connection = database.connection
 
     @contextmanager
-    def timed_connection() -> Iterator[Any]:
+    def timed_connection(*args: Any, **kwargs: Any) -> Iterator[Any]:
         started = time.perf_counter()
         outcome = "ok"
         try:
-            with connection() as conn:
+            with connection(*args, **kwargs) as conn:
                 yield conn
         except psycopg.Error:
             outcome = "sql_error"
