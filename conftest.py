@@ -8,4 +8,6 @@ pytest_plugins = [
     "fixtures.lakebase",
     "steps.preferences",
     "steps.lifecycle",
+    "fixtures.workspace_admin",
+    "steps.catalog",
 ]

@@ -1,0 +1,559 @@
+"""Unity Catalog browsing and table data: arranged by the workspace admin (SDK), read through the app.
+
+Catalog names in features are the reference data's (``sales``); the admin maps them to this session's
+names. Expected rows are computed from the same reference definitions that loaded them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import json
+import re
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+from urllib.parse import quote
+
+import allure
+import httpx
+import pytest
+from databricks.sdk.service.catalog import Privilege
+from pytest_bdd import given, parsers, then, when
+
+from fixtures.clients import FakeControl
+from fixtures.data import catalog as data
+from fixtures.pytest_plugin import Cast
+from fixtures.workspace_admin import Grants, WorkspaceAdmin
+
+NAME = r'"(?P<{}>[^"]+)"'
+READ = [Privilege.USE_CATALOG, Privilege.USE_SCHEMA, Privilege.SELECT]
+
+
+def names_in(text: str) -> list[str]:
+    return re.findall(r'"([^"]*)"', text)
+
+
+# Session data: loaded once per worker (and per live run), dropped at the end --------------------------------
+@pytest.fixture(scope="session")
+def reference_catalogs(admin: WorkspaceAdmin) -> Iterator[list[str]]:
+    catalogs = list(data.REFERENCE)
+    data.load_reference(admin, catalogs)
+    yield catalogs
+    for logical in catalogs:
+        admin.client.catalogs.delete(admin.real(logical), force=True)
+
+
+class LargeData:
+    """Large catalogs and tables, each built the first time a scenario asks for it, then shared."""
+
+    def __init__(self, admin: WorkspaceAdmin) -> None:
+        self.admin = admin
+        self.built: dict[str, int] = {}
+        self.lock = threading.Lock()
+
+    def _once(self, name: str, size: int) -> bool:
+        """True if ``name`` must be built now; refuses a second, different size under the same name."""
+        if name in self.built:
+            assert self.built[name] == size, f"{name} was already built with {self.built[name]}, not {size}"
+            return False
+        self.built[name] = size
+        return True
+
+    def table(self, logical_table: str, rows: int) -> None:
+        with self.lock:
+            if self._once(logical_table, rows):
+                data.load_large_table(self.admin, logical_table, rows)
+
+    def catalog(self, control: FakeControl, logical_schema: str, tables: int) -> None:
+        with self.lock:
+            if self._once(logical_schema, tables):
+                data.load_large_catalog(self.admin, control, logical_schema, tables)
+
+    def drop(self) -> None:
+        for catalog in {name.split(".")[0] for name in self.built}:
+            self.admin.client.catalogs.delete(self.admin.real(catalog), force=True)
+
+
+@pytest.fixture(scope="session")
+def large_data(admin: WorkspaceAdmin) -> Iterator[LargeData]:
+    large = LargeData(admin)
+    yield large
+    large.drop()
+
+
+def table_path(admin: WorkspaceAdmin, logical_table: str) -> str:
+    catalog, schema, table = [*admin.real(logical_table).split(".", 2), "", ""][:3]
+    parts = [quote(p, safe="") for p in (catalog, schema, table)]
+    return f"/api/catalogs/{parts[0]}/schemas/{parts[1]}/tables/{parts[2]}"
+
+
+def schema_path(admin: WorkspaceAdmin, logical_schema: str) -> str:
+    catalog, schema = admin.real(logical_schema).split(".", 1)
+    return f"/api/catalogs/{quote(catalog, safe='')}/schemas/{quote(schema, safe='')}"
+
+
+# Givens --------------------------------------------------------------------------------------------------
+@given(parsers.re(r"the reference catalogs (?P<names>.+)"))
+def reference(reference_catalogs: list[str], names: str) -> None:
+    missing = set(names_in(names)) - set(reference_catalogs)
+    assert not missing, f"not in the reference data (fixtures/data/catalog.py): {missing}"
+
+
+@given(parsers.re(r"(?P<who>[A-Z]\w+) may read the catalog " + NAME.format("catalog")))
+def may_read_catalog(people: Cast, grants: Grants, who: str, catalog: str) -> None:
+    grants.grant("catalog", catalog, people[who].user_name, READ)
+
+
+@given(parsers.re(r"the group " + NAME.format("group") + " may read the catalog " + NAME.format("catalog")))
+def group_may_read_catalog(grants: Grants, group: str, catalog: str) -> None:
+    grants.grant("catalog", catalog, group, READ)
+
+
+@given(
+    parsers.re(
+        r"(?P<who>[A-Z]\w+) may use the catalog " + NAME.format("catalog") + " but none of its schemas"
+    )
+)
+def may_use_catalog_only(people: Cast, grants: Grants, who: str, catalog: str) -> None:
+    grants.grant("catalog", catalog, people[who].user_name, [Privilege.USE_CATALOG])
+
+
+@given(
+    parsers.re(r"(?P<who>[A-Z]\w+) may use the schema " + NAME.format("schema") + " but none of its tables")
+)
+def may_use_schema_only(people: Cast, grants: Grants, who: str, schema: str) -> None:
+    person = people[who]
+    grants.grant("catalog", schema.split(".")[0], person.user_name, [Privilege.USE_CATALOG])
+    grants.grant("schema", schema, person.user_name, [Privilege.USE_SCHEMA])
+
+
+@given(parsers.re(r"(?P<who>[A-Z]\w+) may read the table " + NAME.format("table") + "$"))
+def may_read_table(people: Cast, grants: Grants, who: str, table: str) -> None:
+    person = people[who]
+    catalog, schema, _ = table.split(".")
+    grants.grant("catalog", catalog, person.user_name, [Privilege.USE_CATALOG])
+    grants.grant("schema", f"{catalog}.{schema}", person.user_name, [Privilege.USE_SCHEMA])
+    grants.grant("table", table, person.user_name, [Privilege.SELECT])
+
+
+@given(parsers.re(r"the schema " + NAME.format("schema") + r" holds (?P<count>[\d,]+) tables"))
+def schema_with_many_tables(large_data: LargeData, control: FakeControl, schema: str, count: str) -> None:
+    large_data.catalog(control, schema, int(count.replace(",", "")))
+
+
+@given(parsers.re(r"the table " + NAME.format("table") + r" holds (?P<count>[\d,]+) sensor readings"))
+def table_with_many_rows(large_data: LargeData, table: str, count: str) -> None:
+    large_data.table(table, int(count.replace(",", "")))
+
+
+@given(
+    parsers.re(r"(?P<count>\d+) analysts who may read the catalog " + NAME.format("catalog")),
+    target_fixture="analysts",
+)
+def many_analysts(people: Cast, grants: Grants, count: str, catalog: str) -> list:
+    group = f"analysts-{uuid.uuid4().hex[:6]}"
+    crowd = [people.add(f"Analyst{i}", [group]) for i in range(int(count))]
+    grants.grant("catalog", catalog, group, READ)
+    return crowd
+
+
+# Whens ---------------------------------------------------------------------------------------------------
+@when(parsers.re(r"(?P<who>\w+) lists the catalogs"), target_fixture="response")
+def list_catalogs(people: Cast, who: str) -> httpx.Response:
+    return people[who].app.get("/api/catalogs", params={"page_size": 1000})
+
+
+@when(parsers.re(r"(?P<who>\w+) lists the schemas of " + NAME.format("catalog")), target_fixture="response")
+def list_schemas(people: Cast, admin: WorkspaceAdmin, who: str, catalog: str) -> httpx.Response:
+    return people[who].app.get(f"/api/catalogs/{quote(admin.real(catalog), safe='')}/schemas")
+
+
+@when(
+    parsers.re(r"(?P<who>\w+) lists the table names of " + NAME.format("schema")), target_fixture="response"
+)
+def list_table_names(people: Cast, admin: WorkspaceAdmin, who: str, schema: str) -> httpx.Response:
+    return people[who].app.get(f"{schema_path(admin, schema)}/table-names", params={"page_size": 1000})
+
+
+@when(
+    parsers.re(r"(?P<who>\w+) lists the tables of " + NAME.format("schema") + " with their details"),
+    target_fixture="response",
+)
+def list_tables(people: Cast, admin: WorkspaceAdmin, who: str, schema: str) -> httpx.Response:
+    return people[who].app.get(f"{schema_path(admin, schema)}/tables", params={"page_size": 1000})
+
+
+@when(parsers.re(r"(?P<who>\w+) opens the table " + NAME.format("table")), target_fixture="response")
+def open_table(people: Cast, admin: WorkspaceAdmin, who: str, table: str) -> httpx.Response:
+    return people[who].app.get(table_path(admin, table))
+
+
+@when(parsers.re(r"(?P<who>\w+) reads the table " + NAME.format("table") + "$"), target_fixture="response")
+def read_table(people: Cast, admin: WorkspaceAdmin, who: str, table: str) -> httpx.Response:
+    return people[who].app.get(f"{table_path(admin, table)}/rows")
+
+
+@when(
+    parsers.re(
+        r"(?P<who>\w+) reads (?P<limit>\d+) rows? of "
+        + NAME.format("table")
+        + r" from offset (?P<offset>\d+)"
+    ),
+    target_fixture="response",
+)
+def read_page(
+    people: Cast, admin: WorkspaceAdmin, who: str, table: str, limit: str, offset: str
+) -> httpx.Response:
+    return people[who].app.get(f"{table_path(admin, table)}/rows", params={"limit": limit, "offset": offset})
+
+
+@when(
+    parsers.re(
+        r"(?P<who>\w+) reads "
+        + NAME.format("table")
+        + r' with limit "(?P<limit>[^"]*)" and offset "(?P<offset>[^"]*)"'
+    ),
+    target_fixture="response",
+)
+def read_page_raw(
+    people: Cast, admin: WorkspaceAdmin, who: str, table: str, limit: str, offset: str
+) -> httpx.Response:
+    return people[who].app.get(f"{table_path(admin, table)}/rows", params={"limit": limit, "offset": offset})
+
+
+def _filtered(
+    people: Cast, admin: WorkspaceAdmin, who: str, table: str, filters: list[dict]
+) -> httpx.Response:
+    body = {"filters": filters, "limit": 1000}
+    return people[who].app.post(f"{table_path(admin, table)}/rows", json=body)
+
+
+@when(
+    parsers.re(
+        r"(?P<who>\w+) reads the rows of "
+        + NAME.format("table")
+        + ' where "(?P<column>[^"]+)" is "(?P<value>[^"]*)"$'
+    ),
+    target_fixture="response",
+)
+def read_where_equal(people: Cast, admin: WorkspaceAdmin, who: str, table: str, column: str, value: str):
+    return _filtered(people, admin, who, table, [{"column": column, "op": "eq", "value": value}])
+
+
+@when(
+    parsers.re(
+        r"(?P<who>\w+) reads the rows of "
+        + NAME.format("table")
+        + ' where "(?P<column>[^"]+)" is one of (?P<values>.+)'
+    ),
+    target_fixture="response",
+)
+def read_where_in(people: Cast, admin: WorkspaceAdmin, who: str, table: str, column: str, values: str):
+    return _filtered(people, admin, who, table, [{"column": column, "op": "in", "values": names_in(values)}])
+
+
+@when(
+    parsers.re(
+        r"(?P<who>\w+) reads the rows of "
+        + NAME.format("table")
+        + r' where "(?P<column>[^"]+)" is between (?P<low>\S+) and (?P<high>\S+)'
+    ),
+    target_fixture="response",
+)
+def read_where_between(
+    people: Cast, admin: WorkspaceAdmin, who: str, table: str, column: str, low: str, high: str
+):
+    filters = [{"column": column, "op": "gte", "value": low}, {"column": column, "op": "lte", "value": high}]
+    return _filtered(people, admin, who, table, filters)
+
+
+@when(
+    parsers.re(
+        r"(?P<who>\w+) pages through the table names of "
+        + NAME.format("schema")
+        + r" (?P<size>\d+) at a time"
+    ),
+    target_fixture="pages",
+)
+def page_table_names(
+    people: Cast, admin: WorkspaceAdmin, who: str, schema: str, size: str
+) -> list[list[str]]:
+    client, pages, token = people[who].app.quiet(), [], None
+    started = time.perf_counter()
+    while True:
+        params = {"page_size": size, **({"page_token": token} if token else {})}
+        response = client.get(f"{schema_path(admin, schema)}/table-names", params=params)
+        assert response.status_code == 200, response.text
+        pages.append(response.json()["items"])
+        token = response.json().get("next_page_token")
+        if not token:
+            break
+    summary = f"{len(pages)} pages, {sum(map(len, pages))} names in {time.perf_counter() - started:.2f}s"
+    allure.attach(summary, name="paging summary", attachment_type=allure.attachment_type.TEXT)
+    return pages
+
+
+@when(
+    parsers.re(
+        r"(?P<who>\w+) reads pages of (?P<size>\d+) rows of "
+        + NAME.format("table")
+        + r" at offsets (?P<offsets>.+)"
+    ),
+    target_fixture="row_pages",
+)
+def read_pages_at(people: Cast, admin: WorkspaceAdmin, who: str, size: str, table: str, offsets: str) -> dict:
+    client, found = people[who].app.quiet(), {}
+    for offset in (int(o) for o in re.findall(r"\d+", offsets)):
+        started = time.perf_counter()
+        response = client.get(f"{table_path(admin, table)}/rows", params={"limit": size, "offset": offset})
+        found[offset] = (response, time.perf_counter() - started)
+    summary = "\n".join(f"offset {o}: HTTP {r.status_code} in {s:.3f}s" for o, (r, s) in found.items())
+    allure.attach(summary, name="pages read", attachment_type=allure.attachment_type.TEXT)
+    return found
+
+
+@when(
+    parsers.re(r"the workspace admin revokes (?P<who>\w+)'s access to the catalog " + NAME.format("catalog"))
+)
+def revoke_catalog(people: Cast, grants: Grants, who: str, catalog: str) -> None:
+    grants.revoke("catalog", catalog, people[who].user_name, READ)
+
+
+@when(
+    parsers.re(
+        r"they all read the first (?P<limit>\d+) rows of " + NAME.format("table") + " at the same time"
+    ),
+    target_fixture="crowd_responses",
+)
+def crowd_reads(analysts: list, admin: WorkspaceAdmin, limit: str, table: str) -> list[httpx.Response]:
+    clients = [person.app.quiet() for person in analysts]
+    start = threading.Barrier(len(clients))
+    path = f"{table_path(admin, table)}/rows"
+
+    def read(client) -> httpx.Response:
+        start.wait(timeout=60)
+        return client.get(path, params={"limit": limit})
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=len(clients)) as pool:
+        responses = list(pool.map(read, clients))
+    elapsed = time.perf_counter() - started
+    statuses: dict[int, int] = {}
+    for response in responses:
+        statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+    summary = f"{len(responses)} concurrent reads in {elapsed:.2f}s; statuses: {statuses}"
+    allure.attach(summary, name="concurrent reads", attachment_type=allure.attachment_type.TEXT)
+    return responses
+
+
+# Thens ---------------------------------------------------------------------------------------------------
+def _ok(response: httpx.Response) -> dict:
+    assert response.status_code == 200, f"expected 200, got {response.status_code}: {response.text}"
+    return response.json()
+
+
+def _listed(admin: WorkspaceAdmin, response: httpx.Response, kind: str) -> set[str]:
+    items = _ok(response)["items"]
+    if kind == "catalogs":
+        return {admin.logical(i["name"]) for i in items if i["name"].endswith(f"_{admin.suffix}")}
+    return {i if isinstance(i, str) else i["name"] for i in items}
+
+
+@then(parsers.re(r"(?P<who>\w+) sees (?P<only>only )?the (?P<kind>catalogs?|schemas?|tables?) (?P<names>.+)"))
+def sees(admin: WorkspaceAdmin, response: httpx.Response, kind: str, names: str, only: str | None) -> None:
+    kind = kind if kind.endswith("s") else kind + "s"
+    listed, expected = _listed(admin, response, kind), set(names_in(names))
+    if only:
+        assert listed == expected, f"listed {sorted(listed)}, expected exactly {sorted(expected)}"
+    else:
+        assert expected <= listed, f"listed {sorted(listed)}, missing {sorted(expected - listed)}"
+
+
+@then(parsers.re(r"(?P<who>\w+) does not see the (?P<kind>catalogs?|schemas?|tables?) (?P<names>.+)"))
+def does_not_see(admin: WorkspaceAdmin, response: httpx.Response, kind: str, names: str) -> None:
+    kind = kind if kind.endswith("s") else kind + "s"
+    shown = _listed(admin, response, kind) & set(names_in(names))
+    assert not shown, f"should not be listed: {sorted(shown)}"
+
+
+@then(parsers.re(r"(?P<who>\w+) sees no (?P<kind>catalogs|schemas|tables) of the reference data"))
+def sees_none(admin: WorkspaceAdmin, response: httpx.Response, kind: str) -> None:
+    assert _listed(admin, response, kind) == set()
+
+
+def _check_table(admin: WorkspaceAdmin, table: dict, logical_table: str) -> None:
+    spec = data.spec_of(logical_table)
+    assert table["comment"] == spec.comment, table
+    assert table["owner"] == admin.user_name, table
+    assert table["table_type"] and table["data_source_format"], table
+    shown = [(c["name"], c["type"], c["comment"]) for c in table["columns"]]
+    expected = [(n, t.lower().replace(" ", ""), c) for n, t, c in spec.columns]
+    assert shown == [(n, t.replace(" ", ""), c) for n, t, c in expected], shown
+    created = dt.datetime.fromisoformat(table["created_at"])
+    assert created.utcoffset() == dt.timedelta(0), table["created_at"]
+
+
+@then(parsers.re(r"every table shows its columns with their types, its owner and its description"))
+def every_table_described(admin: WorkspaceAdmin, response: httpx.Response) -> None:
+    tables = _ok(response)["items"]
+    assert tables, "no tables listed"
+    for table in tables:
+        _check_table(admin, table, admin.logical(table["full_name"]))
+
+
+@then(parsers.re(r"(?P<who>\w+) sees its columns with their types, its owner and its description"))
+def table_described(admin: WorkspaceAdmin, response: httpx.Response) -> None:
+    table = _ok(response)
+    _check_table(admin, table, admin.logical(table["full_name"]))
+
+
+@then(parsers.parse("the columns are:"))
+def columns_are(response: httpx.Response, datatable: list[list[str]]) -> None:
+    header, *rows = datatable
+    shown = [{k: str(c[k if k != "column" else "name"]) for k in header} for c in _ok(response)["columns"]]
+    assert shown == [dict(zip(header, row, strict=True)) for row in rows], shown
+
+
+def _normal(value: Any) -> Any:
+    """Values from the reference data and from the app, made comparable."""
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, int | float | decimal.Decimal):
+        return decimal.Decimal(str(value))
+    if isinstance(value, str):
+        if re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", value):
+            return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        if re.fullmatch(r"-?\d+\.\d+", value):
+            return decimal.Decimal(value)
+    return value
+
+
+def _rows(rows: list[dict]) -> list[dict]:
+    return [{k: _normal(v) for k, v in row.items()} for row in rows]
+
+
+def _expected(logical_table: str) -> list[dict]:
+    """Reference rows in the app's order (every reference table's first column is unique)."""
+    rows = data.rows_of(logical_table)
+    first = data.spec_of(logical_table).columns[0][0]
+    return _rows(sorted(rows, key=lambda r: r[first]))
+
+
+@then(
+    parsers.re(
+        r"(?P<who>\w+) gets rows (?P<first>\d+) to (?P<last>\d+) of "
+        + NAME.format("table")
+        + r" and a total of (?P<total>\d+)"
+    )
+)
+def gets_rows(
+    admin: WorkspaceAdmin, response: httpx.Response, first: str, last: str, table: str, total: str
+) -> None:
+    page = _ok(response)
+    expected = _expected(table)
+    assert len(expected) == int(total), f"the reference data holds {len(expected)} rows, not {total}"
+    assert page["total"] == int(total), page["total"]
+    assert _rows(page["rows"]) == expected[int(first) - 1 : int(last)]
+    following = page["next_offset"]
+    assert following == (int(last) if int(last) < int(total) else None), following
+
+
+@then(parsers.re(r"(?P<who>\w+) gets no rows and a total of (?P<total>\d+)"))
+def gets_no_rows(response: httpx.Response, total: str) -> None:
+    page = _ok(response)
+    assert page["rows"] == [] and page["total"] == int(total) and page["next_offset"] is None, page
+
+
+def _matches(row: dict, f: dict) -> bool:
+    value = _normal(row[f["column"]])
+    if f["op"] == "in":
+        return value in {_normal(v) for v in f["values"]}
+    other = _normal(f["value"])
+    if isinstance(value, decimal.Decimal):
+        other = decimal.Decimal(str(f["value"]))
+    return {
+        "eq": value == other, "gte": value >= other, "lte": value <= other, "gt": value > other,
+        "lt": value < other, "ne": value != other,
+    }[f["op"]]  # fmt: skip
+
+
+@then(parsers.re(r"(?P<who>\w+) gets exactly the matching rows of " + NAME.format("table")))
+def gets_matching_rows(response: httpx.Response, table: str) -> None:
+    page = _ok(response)
+    filters = json.loads(response.request.content)["filters"]
+    expected = [r for r in _expected(table) if all(_matches(r, f) for f in filters)]
+    assert expected, "the reference data has no matching row: the scenario proves nothing"
+    assert len(expected) < len(data.rows_of(table)), "every row matches: the filter proves nothing"
+    assert page["total"] == len(expected), (page["total"], len(expected))
+    assert _rows(page["rows"]) == expected
+
+
+@then(parsers.re(r"(?P<who>\w+) gets no matching rows"))
+def gets_no_matching_rows(response: httpx.Response) -> None:
+    page = _ok(response)
+    assert page["rows"] == [] and page["total"] == 0, page
+
+
+@then(parsers.re(r'the refusal names the (?:field|column) "(?P<name>[^"]+)"'))
+def refusal_names(response: httpx.Response, name: str) -> None:
+    error = response.json()["error"]
+    details = error.get("details") or []
+    named = [d for d in details if name in d.get("field", "") or name in d.get("issue", "")]
+    assert named, f"no detail names {name}: {error}"
+
+
+@then(parsers.re(r"the table " + NAME.format("table") + " still holds all its rows"))
+def still_holds_rows(admin: WorkspaceAdmin, table: str) -> None:
+    catalog, schema, name = admin.real(table).split(".")
+    counted = admin.sql(f"SELECT COUNT(*) FROM {data.ident(catalog)}.{data.ident(schema)}.{data.ident(name)}")
+    assert int(counted.result.data_array[0][0]) == len(data.rows_of(table))
+
+
+@then(
+    parsers.re(r"(?P<who>\w+) receives (?P<count>[\d,]+) distinct table names in (?P<page_count>\d+) pages")
+)
+def receives_names(pages: list[list[str]], count: str, page_count: str) -> None:
+    names = [n for page in pages for n in page]
+    total = int(count.replace(",", ""))
+    assert len(names) == total, len(names)
+    assert len(set(names)) == total, "a table name appeared twice"
+    assert names == sorted(names), "pages are not in a stable order"
+    assert len(pages) == int(page_count), len(pages)
+
+
+@then(parsers.re(r"every page holds the right readings, with a total of (?P<total>[\d,]+)"))
+def right_readings(row_pages: dict, total: str) -> None:
+    for offset, (response, _) in row_pages.items():
+        page = _ok(response)
+        assert page["total"] == int(total.replace(",", "")), page["total"]
+        end = min(offset + page["limit"], page["total"])
+        assert page["rows"] == [data.reading(i) for i in range(offset, end)], f"wrong rows at offset {offset}"
+
+
+@then(parsers.re(r"each page arrived within (?P<seconds>[\d.]+) seconds?"))
+def pages_fast(row_pages: dict, seconds: str) -> None:
+    slow = {o: round(s, 3) for o, (_, s) in row_pages.items() if s > float(seconds)}
+    assert not slow, f"slow pages: {slow}"
+
+
+@then(parsers.re(r"all of them get rows 1 to (?P<last>\d+) of " + NAME.format("table")))
+def crowd_correct(crowd_responses: list[httpx.Response], last: str, table: str) -> None:
+    expected = _expected(table)[: int(last)]
+    wrong = [
+        i
+        for i, r in enumerate(crowd_responses)
+        if r.status_code != 200 or _rows(r.json()["rows"]) != expected
+    ]
+    assert not wrong, (
+        f"{len(wrong)} of {len(crowd_responses)} readers got a wrong answer, "
+        f"e.g. {crowd_responses[wrong[0]].text[:300]}"
+    )
+    assert all(r.json()["total"] == len(data.rows_of(table)) for r in crowd_responses)
