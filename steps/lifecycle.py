@@ -117,6 +117,7 @@ def lifecycle(stack: Stack) -> Lifecycle:
 # Givens ----------------------------------------------------------------------------------------------------
 @given(parsers.parse("churn data prepared from {rows:d} synthetic customers with seed {seed:d}"))
 def churn_data(lifecycle: Lifecycle, rows: int, seed: int) -> None:
+    """Raw synthetic customers generated with the seed, cleaned, typed, split and validated (in memory)."""
     from server.pipeline import data
 
     lifecycle.rows, lifecycle.seed = rows, seed
@@ -126,11 +127,13 @@ def churn_data(lifecycle: Lifecycle, rows: int, seed: int) -> None:
 
 @given(parsers.re(rf"the churn model trained on (?P<features>{FEATURES_PHRASE}) is registered$"))
 def registered(lifecycle: Lifecycle, features: str) -> None:
+    """A registered version of the churn model trained on those features (all: the cached reference model)."""
     lifecycle.register_trained(features)
 
 
 @given(parsers.re(rf"the churn model trained (?:on )?(?P<features>{FEATURES_PHRASE}) is the champion"))
 def champion_given(lifecycle: Lifecycle, features: str) -> None:
+    """The churn model trained on those features is registered and promoted; it must end up champion."""
     version = lifecycle.register_trained(features)
     assert lifecycle.promote(version).champion == version
 
@@ -138,11 +141,13 @@ def champion_given(lifecycle: Lifecycle, features: str) -> None:
 # Whens -----------------------------------------------------------------------------------------------------
 @when(parsers.parse("the churn model is trained with regularization {regularization:g}"))
 def trained_with(lifecycle: Lifecycle, regularization: float) -> None:
+    """One training run of the churn model with that regularization strength (LogisticRegression C)."""
     lifecycle.train(regularization=regularization)
 
 
 @when(parsers.parse("the churn model is trained and registered {times:d} times"))
 def trained_and_registered(lifecycle: Lifecycle, times: int) -> None:
+    """Trains the churn model that many times, registering a new version after each run."""
     for _ in range(times):
         # Really trained each time (not the cached model): each version has its own run.
         from server.pipeline import registry
@@ -159,6 +164,7 @@ def trained_and_registered(lifecycle: Lifecycle, times: int) -> None:
     )
 )
 def registered_outside_git(lifecycle: Lifecycle, features: str, tmp_path: Path) -> None:
+    """Registers a version from a copy of the code in a folder that is not a git checkout."""
     code = shutil.copytree(ROOT / "server", tmp_path / "server")
     lifecycle.register_trained(features, code_dir=Path(code))
 
@@ -167,6 +173,7 @@ def registered_outside_git(lifecycle: Lifecycle, features: str, tmp_path: Path) 
     parsers.re(rf"the churn model trained (?:on )?(?P<features>{FEATURES_PHRASE}) is registered and promoted")
 )
 def registered_and_promoted(lifecycle: Lifecycle, features: str) -> None:
+    """Registers a new version of the churn model trained on those features, then runs promotion."""
     lifecycle.promote(lifecycle.register_trained(features))
 
 
@@ -175,6 +182,7 @@ def registered_and_promoted(lifecycle: Lifecycle, features: str) -> None:
     target_fixture="scored",
 )
 def scores(lifecycle: Lifecycle, version: str, count: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Loads that registered version from the registry and scores that many customers of the test split."""
     import mlflow
 
     from server.pipeline import data, training
@@ -200,6 +208,7 @@ def _last_run(lifecycle: Lifecycle):
     parsers.parse("the training run records the regularization {regularization:g} and all {count:d} features")
 )
 def run_params(lifecycle: Lifecycle, regularization: float, count: int) -> None:
+    """The last training run's params: the regularization and the list of features it used."""
     params = _last_run(lifecycle).data.params
     assert float(params["regularization"]) == regularization, params
     features = params["features"].split(",")
@@ -213,6 +222,7 @@ def run_params(lifecycle: Lifecycle, regularization: float, count: int) -> None:
     )
 )
 def run_metrics(lifecycle: Lifecycle, first: str, low1: str, second: str, low2: str) -> None:
+    """The last training run's metrics (ROC AUC, accuracy on the test split) are above the given floors."""
     metrics = _last_run(lifecycle).data.metrics
     for name, low in ((first, low1), (second, low2)):
         value = metrics[METRIC_NAMES[name]]
@@ -221,6 +231,7 @@ def run_metrics(lifecycle: Lifecycle, first: str, low1: str, second: str, low2: 
 
 @then("the training run holds a confusion matrix plot and the training data profile of every feature")
 def run_artifacts(lifecycle: Lifecycle, tmp_path: Path) -> None:
+    """The last run holds a PNG confusion matrix and a training-data profile of every feature."""
     import mlflow
 
     from server.pipeline import data, training
@@ -247,6 +258,7 @@ def run_artifacts(lifecycle: Lifecycle, tmp_path: Path) -> None:
 
 @then("the logged model has a signature, an input example and pinned requirements")
 def logged_model(lifecycle: Lifecycle, tmp_path: Path) -> None:
+    """The logged custom model: its signature, an input example and pinned pip requirements."""
     import mlflow
 
     from server.pipeline import data
@@ -270,6 +282,7 @@ def logged_model(lifecycle: Lifecycle, tmp_path: Path) -> None:
     )
 )
 def answers_shape(scored: tuple[pd.DataFrame, pd.DataFrame], version: str) -> None:
+    """Every scored customer got a 0/1 label, a probability in [0, 1] agreeing with it, and that version."""
     inputs, answers = scored
     assert len(answers) == len(inputs) > 0
     assert set(answers["label"]) <= {0, 1}, answers["label"].unique()
@@ -280,7 +293,7 @@ def answers_shape(scored: tuple[pd.DataFrame, pd.DataFrame], version: str) -> No
 
 @then("the answers agree with the basic model the custom model wraps")
 def answers_agree(lifecycle: Lifecycle, scored: tuple[pd.DataFrame, pd.DataFrame]) -> None:
-    """Trains nothing: refits the same basic pipeline on the same split and compares probabilities."""
+    """The custom model's probabilities equal the basic scikit-learn pipeline's on the same split."""
     from server.pipeline import data, training
 
     inputs, answers = scored
@@ -295,6 +308,7 @@ def answers_agree(lifecycle: Lifecycle, scored: tuple[pd.DataFrame, pd.DataFrame
 # Thens: registry -------------------------------------------------------------------------------------------
 @then(parsers.parse("the registry lists versions {first:d} and {second:d} of the churn model"))
 def lists_versions(lifecycle: Lifecycle, first: int, second: int) -> None:
+    """The registry lists exactly those two versions of this scenario's churn model."""
     found = lifecycle.client.search_model_versions(f"name = '{lifecycle.model_name}'")
     assert sorted(int(v.version) for v in found) == [first, second], [v.version for v in found]
     assert sorted(lifecycle.versions, key=int) == [str(first), str(second)]
@@ -302,6 +316,7 @@ def lists_versions(lifecycle: Lifecycle, first: int, second: int) -> None:
 
 @then("each version points at the training run that produced it")
 def versions_point_at_runs(lifecycle: Lifecycle) -> None:
+    """Every version's run is the training run that produced it; no two versions share a run."""
     for number, run_id in lifecycle.versions.items():
         assert lifecycle.version(number).run_id == run_id, number
     assert len(set(lifecycle.versions.values())) == len(lifecycle.versions), "two versions share a run"
@@ -313,6 +328,7 @@ def _git(*args: str) -> str:
 
 @then("each version is tagged with the git commit and branch of this code")
 def versions_tagged_with_git(lifecycle: Lifecycle) -> None:
+    """Every version's git_sha and git_branch tags equal this checkout's HEAD commit and branch."""
     sha, branch = _git("rev-parse", "HEAD"), _git("rev-parse", "--abbrev-ref", "HEAD")
     for number in lifecycle.versions:
         tags = lifecycle.version(number).tags
@@ -322,12 +338,14 @@ def versions_tagged_with_git(lifecycle: Lifecycle) -> None:
 
 @then(parsers.parse('version {version} is tagged with git commit "{sha}" and git branch "{branch}"'))
 def version_tagged(lifecycle: Lifecycle, version: str, sha: str, branch: str) -> None:
+    """That version's git_sha and git_branch tags have exactly those values."""
     tags = lifecycle.version(version).tags
     assert (tags.get("git_sha"), tags.get("git_branch")) == (sha, branch), tags
 
 
 @then(parsers.re(r"version (?P<version>\d+) is the (?P<alias>champion|challenger)$"))
 def has_alias(lifecycle: Lifecycle, version: str, alias: str) -> None:
+    """The alias (champion or challenger) points at that version."""
     holder = lifecycle.client.get_model_version_by_alias(lifecycle.model_name, alias)
     assert str(holder.version) == version, f"{alias} is version {holder.version}, expected {version}"
 
@@ -341,6 +359,7 @@ def has_alias(lifecycle: Lifecycle, version: str, alias: str) -> None:
 def records_decision(
     lifecycle: Lifecycle, version: str, decision: str, metric: str, beats: str | None, other: str | None
 ) -> None:
+    """That version's tags record the promotion decision, the metric and both compared values."""
     key = METRIC_NAMES[metric]
     tags = lifecycle.version(version).tags
     assert tags.get("promotion_decision") == DECISIONS[decision], tags
