@@ -10,4 +10,6 @@ pytest_plugins = [
     "steps.lifecycle",
     "fixtures.workspace_admin",
     "steps.catalog",
+    "steps.faults",
+    "steps.monitoring",
 ]

@@ -8,6 +8,7 @@ from server.clients import WorkspaceClients
 from server.config import Settings
 from server.db import Database, LakebaseCredentials
 from server.metrics import AppMetrics, instrument_database
+from server.services.browsing import BrowsingPreferences
 from server.services.catalog import CatalogService
 from server.services.identity import IdentityService
 
@@ -32,6 +33,7 @@ class Container:
     identity: IdentityService
     database: Database | None
     catalog: CatalogService
+    browsing: BrowsingPreferences
     metrics: AppMetrics = field(default_factory=AppMetrics)
 
     @classmethod
@@ -47,5 +49,6 @@ class Container:
             identity=IdentityService(workspace, settings.identity_cache_ttl_seconds),
             database=database,
             catalog=CatalogService(settings.databricks_warehouse_id),
+            browsing=BrowsingPreferences(database),
             metrics=metrics,
         )
