@@ -12,4 +12,5 @@ pytest_plugins = [
     "steps.catalog",
     "steps.faults",
     "steps.monitoring",
+    "steps.serving",
 ]

@@ -39,6 +39,16 @@ class Settings(BaseSettings):
     mlflow_registry_uri: str = "databricks-uc"
     mlflow_artifact_location: str | None = None
 
+    # Model Serving: how long one call may take (then 503 MODEL_TIMEOUT), how much one call may carry.
+    serving_timeout_seconds: float = 30
+    serving_retry_after_seconds: int = 5
+    serving_max_records: int = 1000
+    serving_batch_max_records: int = 100_000
+    serving_batch_chunk_size: int = 1000
+    serving_batch_parallelism: int = 4
+    serving_max_body_bytes: int = 32 * 1024 * 1024
+    serving_metadata_ttl_seconds: float = 30
+
     identity_cache_ttl_seconds: float = Field(30, description="How long a token's identity is trusted")
     app_version: str = "dev"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from server.clients import WorkspaceClients
 from server.config import Settings
@@ -11,6 +12,8 @@ from server.metrics import AppMetrics, instrument_database
 from server.services.browsing import BrowsingPreferences
 from server.services.catalog import CatalogService
 from server.services.identity import IdentityService
+from server.services.inference_log import InferenceLog
+from server.services.serving import ServingService
 
 
 def build_database(settings: Settings, workspace: WorkspaceClients | None = None) -> Database | None:
@@ -52,3 +55,11 @@ class Container:
             browsing=BrowsingPreferences(database),
             metrics=metrics,
         )
+
+    @cached_property
+    def inference_log(self) -> InferenceLog:
+        return InferenceLog(self.database)
+
+    @cached_property
+    def serving(self) -> ServingService:
+        return ServingService(self.settings, self.inference_log)

@@ -11,7 +11,9 @@ from server.container import Container
 from server.db import Database
 from server.errors import AppError
 from server.services.identity import CurrentUser
+from server.services.inference_log import InferenceLog
 from server.services.preferences import PreferenceService
+from server.services.serving import ServingService
 
 USER_TOKEN_HEADER = "X-Forwarded-Access-Token"
 
@@ -60,3 +62,15 @@ def preference_service(db: Db) -> PreferenceService:
 
 
 Preferences = Annotated[PreferenceService, Depends(preference_service)]
+
+
+def serving_service(services: Services) -> ServingService:
+    return services.serving
+
+
+def inference_log(services: Services) -> InferenceLog:
+    return services.inference_log
+
+
+Serving = Annotated[ServingService, Depends(serving_service)]
+InferenceHistoryLog = Annotated[InferenceLog, Depends(inference_log)]

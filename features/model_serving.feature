@@ -1,0 +1,106 @@
+@US3
+Feature: Model serving
+  As an analyst
+  I want to see the models served in my workspace and ask them for predictions
+  So that I can score customers from the app and find my calls again later
+
+  Background:
+    Given Ana is a workspace user in the group "analysts"
+    And the endpoint "churn" serves version 1 of the churn model
+
+  Rule: Endpoints and their models
+
+    @US3_1 @critical
+    Scenario: Endpoints are listed with their state and served models
+      Given the endpoint "churn-next" serves version 2 of the churn model
+      When Ana lists the serving endpoints
+      Then she sees the endpoint "churn" ready, serving version 1 of the churn model
+      And she sees the endpoint "churn-next" ready, serving version 2 of the churn model
+
+    @US3_2 @normal
+    Scenario: One endpoint's details
+      When Ana opens the endpoint "churn"
+      Then she sees it is ready and sends all traffic to version 1 of the churn model
+
+    @US3_3 @normal
+    Scenario: An endpoint that does not exist
+      When Ana opens the endpoint "no-such-model"
+      Then the request is refused with status 404 as "ENDPOINT_NOT_FOUND"
+
+    @US3_4 @normal
+    Scenario: The input schema and an example request come from the model's signature
+      When Ana asks for the input schema of the endpoint "churn"
+      Then she sees the columns tenure_months, monthly_charges and support_tickets as numbers
+      And the example request is accepted by the endpoint "churn"
+
+    @US3_4 @minor
+    Scenario: A model without a signature has an unknown schema and a helpful message
+      Given the endpoint "legacy" serves a model without a signature
+      When Ana asks for the input schema of the endpoint "legacy"
+      Then the schema type is "unknown" with a message saying how to get one
+
+  Rule: Real-time predictions, logged
+
+    @US3_5 @US3_6 @blocker
+    Scenario: Predictions come from the served model and every call is logged
+      When Ana scores 5 customers with the endpoint "churn"
+      Then she gets version 1 of the churn model's own predictions for those customers
+      And her inference history shows that call with her inputs, the predictions, version 1, its latency and status "success"
+
+    @US3_7 @critical
+    Scenario: The history pages and shows only one's own calls
+      Given Ben is a workspace user
+      And Ana has scored customers 3 times with the endpoint "churn"
+      And Ben has scored customers 2 times with the endpoint "churn"
+      When Ana reads her inference history 2 at a time
+      Then she sees her 3 calls, newest first, and none of Ben's
+
+    @US3_8 @critical @fault_injection
+    Scenario: A model that takes too long
+      Given the endpoint "churn" takes 5 seconds to answer
+      When Ana scores 1 customer with the endpoint "churn"
+      Then the request is refused with status 503 as "MODEL_TIMEOUT"
+      And she is told to retry after a few seconds
+
+    @US3_9 @critical
+    Scenario: Input that does not match the model's signature
+      When Ana scores customers missing "support_tickets" and with an extra "favourite_colour" with the endpoint "churn"
+      Then the request is refused with status 400 as "INVALID_INPUT"
+      And the refusal names "support_tickets" as missing and "favourite_colour" as unexpected
+
+    @US3_9 @normal
+    Scenario: Too many records for one real-time call
+      When Ana scores 1001 customers with the endpoint "churn"
+      Then the request is refused with status 413 as "PAYLOAD_TOO_LARGE"
+
+    @US3_10 @normal @fault_injection
+    Scenario: No history without Lakebase
+      Given Ana uses an app that has no Lakebase configured
+      When Ana reads her inference history
+      Then the request is refused with status 503 as "LAKEBASE_NOT_CONFIGURED"
+
+  Rule: Batches
+
+    @US3_11 @critical
+    Scenario: Thousands of customers scored in one batch, in order
+      When Ana scores 5000 customers in one batch with the endpoint "churn"
+      Then she gets one prediction per customer, in order, equal to version 1's own predictions
+      And the batch was sent in 5 chunks, all logged
+
+    @US3_11 @normal @fault_injection
+    Scenario: A chunk that fails does not fail the whole batch
+      Given the endpoint "churn" fails 1 of its next calls
+      When Ana scores 3000 customers in one batch with the endpoint "churn"
+      Then 1 chunk of 1000 customers is reported as failed and its predictions are empty
+      And the other customers get version 1's own predictions
+
+  Rule: A/B testing
+
+    @US3_12 @critical
+    Scenario: An 80/20 split serves each version in that proportion
+      Given the endpoint "churn-ab" sends 80% of its traffic to version 1 and 20% to version 2 of the churn model
+      When Ana opens the endpoint "churn-ab"
+      Then the endpoint's traffic is split 80/20 between versions 1 and 2
+      When Ana scores one customer 400 times with the endpoint "churn-ab"
+      Then version 1 answers 80% of the calls, within 3 standard deviations
+      And each answer is the own prediction of the version it names, and the history names the same versions

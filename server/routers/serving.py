@@ -1,0 +1,116 @@
+"""Model Serving for the signed-in user: endpoints, input schemas, real-time and batch inference, history.
+
+Thin: parsing and limits here, logic in ``server.services.serving``; every workspace call is on behalf of
+the user, so they see and query only what the workspace lets them.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from server.dependencies import InferenceHistoryLog, Serving, User, UserWorkspace
+from server.errors import AppError, request_id
+from server.models.serving import (
+    DEFAULT_HISTORY_PAGE,
+    MAX_HISTORY_PAGE,
+    BatchPrediction,
+    Endpoint,
+    EndpointList,
+    InferenceHistory,
+    InputSchema,
+    InvokeRequest,
+    Prediction,
+)
+from server.request_body import read_capped
+from server.services.serving import too_large
+
+router = APIRouter(prefix="/api/serving", tags=["serving"])
+EndpointName = Annotated[str, Path(min_length=1, max_length=63, description="The serving endpoint's name")]
+ERRORS = {
+    400: {"description": "INVALID_REQUEST, or INVALID_INPUT naming missing/unexpected columns"},
+    404: {"description": "ENDPOINT_NOT_FOUND"},
+    413: {"description": "PAYLOAD_TOO_LARGE"},
+    503: {"description": "MODEL_TIMEOUT with Retry-After"},
+}
+
+
+async def _records(request: Request, limit: int) -> list[dict]:
+    body = await read_capped(
+        request, limit, lambda: too_large(f"The request body is larger than {limit} bytes.")
+    )
+    try:
+        return InvokeRequest.model_validate_json(body).records
+    except ValidationError as error:
+        details = [
+            {"field": ".".join(str(p) for p in item["loc"]) or "body", "issue": item["msg"]}
+            for item in error.errors()[:20]
+        ]
+        raise AppError(400, "INVALID_REQUEST", "The request is invalid.", details=details) from None
+
+
+@router.get(
+    "/endpoints", response_model=EndpointList, summary="Serving endpoints, with state and served models"
+)
+async def list_endpoints(ws: UserWorkspace, service: Serving) -> EndpointList:
+    return await run_in_threadpool(service.list_endpoints, ws)
+
+
+@router.get(
+    "/endpoints/{name}",
+    response_model=Endpoint,
+    summary="One endpoint: state, versions, traffic split",
+    responses=ERRORS,
+)
+async def get_endpoint(name: EndpointName, ws: UserWorkspace, service: Serving) -> Endpoint:
+    return await run_in_threadpool(service.get_endpoint, ws, name)
+
+
+@router.get(
+    "/endpoints/{name}/schema",
+    response_model=InputSchema,
+    summary="Input schema and an example request",
+    responses=ERRORS,
+)
+async def input_schema(name: EndpointName, ws: UserWorkspace, service: Serving) -> InputSchema:
+    return await run_in_threadpool(service.input_schema, ws, name)
+
+
+@router.post(
+    "/endpoints/{name}/invocations",
+    response_model=Prediction,
+    summary="Real-time inference",
+    responses=ERRORS,
+)
+async def invoke(
+    name: EndpointName, request: Request, user: User, ws: UserWorkspace, service: Serving
+) -> Prediction:
+    records = await _records(request, service.max_body_bytes)
+    return await service.invoke(ws, user.user_name, name, records, request_id(request))
+
+
+@router.post(
+    "/endpoints/{name}/batch",
+    response_model=BatchPrediction,
+    summary="Batch inference, in chunks",
+    responses=ERRORS,
+)
+async def batch(
+    name: EndpointName, request: Request, user: User, ws: UserWorkspace, service: Serving
+) -> BatchPrediction:
+    records = await _records(request, service.max_body_bytes)
+    return await service.batch(ws, user.user_name, name, records, request_id(request))
+
+
+@router.get("/history", response_model=InferenceHistory, summary="My inference calls, newest first")
+async def history(
+    user: User,
+    log: InferenceHistoryLog,
+    limit: Annotated[int, Query(ge=1, le=MAX_HISTORY_PAGE)] = DEFAULT_HISTORY_PAGE,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    endpoint: Annotated[str | None, Query(max_length=63)] = None,
+) -> InferenceHistory:
+    return await run_in_threadpool(log.history, user.user_name, limit, offset, endpoint)
