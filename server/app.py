@@ -18,12 +18,19 @@ from server.errors import install_error_handlers
 from server.metrics import MetricsMiddleware
 from server.middleware import RequestIdMiddleware
 from server.models.errors import USER_ROUTE_ERRORS
-from server.routers import catalog, health, metrics, preferences, serving, user
+from server.routers import catalog, health, metrics, monitoring, preferences, serving, user
 
 log = logging.getLogger(__name__)
 
 # Every router here requires a signed-in user; health is added separately, without.
-USER_ROUTERS = [user.router, metrics.router, preferences.router, catalog.router, serving.router]
+USER_ROUTERS = [
+    user.router,
+    metrics.router,
+    preferences.router,
+    catalog.router,
+    serving.router,
+    monitoring.router,
+]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

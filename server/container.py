@@ -13,6 +13,7 @@ from server.services.browsing import BrowsingPreferences
 from server.services.catalog import CatalogService
 from server.services.identity import IdentityService
 from server.services.inference_log import InferenceLog
+from server.services.monitoring import MonitoringService
 from server.services.serving import ServingService
 
 
@@ -63,3 +64,7 @@ class Container:
     @cached_property
     def serving(self) -> ServingService:
         return ServingService(self.settings, self.inference_log)
+
+    @cached_property
+    def monitoring(self) -> MonitoringService:
+        return MonitoringService(self.settings, self.database)
