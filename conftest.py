@@ -12,5 +12,6 @@ pytest_plugins = [
     "steps.catalog",
     "steps.faults",
     "steps.monitoring",
+    "steps.flows",
     "steps.serving",
 ]
