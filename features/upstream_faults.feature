@@ -71,3 +71,26 @@ Feature: Recovering from upstream faults
       Then the answer is a structured error with status 502, without internals
       When the workspace identity service recovers
       Then Ana has no preference "theme"
+
+  Rule: Model Serving hiccups and failures
+
+    @US5_2 @critical @fault_injection
+    Scenario Outline: Model Serving briefly refuses with <status>
+      Given the endpoint "churn-retry" serves the reference churn model
+      And Model Serving refuses the next 2 requests with status <status>
+      And Ana has sent 3 customers one at a time to the endpoint "churn-retry"
+      Then Model Serving was asked again after each refusal
+      And Ana's whole inference history holds each of her 3 calls once
+
+      Examples:
+        | status |
+        | 429    |
+        | 503    |
+
+    @US5_5 @critical @fault_injection
+    Scenario: Model Serving fails for good: a structured error, and a complete record of the failed call
+      Given the endpoint "churn-retry" serves the reference churn model
+      And Model Serving fails with status 500 on every request
+      When Ana sends a customer to the endpoint "churn-retry"
+      Then the answer is a structured error with status 502, without internals
+      And Ana's inference history shows that call as failed, with no predictions

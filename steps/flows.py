@@ -223,3 +223,18 @@ def whole_history(people: Cast, sent, who: str, count: str) -> None:
     mine = [r for r, a in zip(sent.records, sent.answers, strict=True) if a.request.headers.get(
         "X-Forwarded-Access-Token") == person.token]  # fmt: skip
     assert [item["inputs"][0] for item in reversed(items)] == mine, "the history is not exactly my calls"
+
+
+@when(parsers.re(rf"{WHO} sends a customer to {ENDPOINT}"), target_fixture="response")
+def sends_customer(people: Cast, serving, who: str, endpoint: str) -> httpx.Response:
+    return score(people[who].app, serving, endpoint, crm_rows()[:1])
+
+
+@then(parsers.re(rf"{WHO}'s inference history shows that call as failed, with no predictions"))
+def history_shows_failure(people: Cast, response: httpx.Response, who: str) -> None:
+    items = people[who].app.get("/api/serving/history", params={"limit": 10}).json()["items"]
+    assert len(items) == 1, items
+    call = items[0]
+    assert call["status"] == "error" and call["outputs"] is None, call
+    assert call["error_code"] == response.json()["error"]["code"], (call, response.text)
+    assert call["inputs"] == [{k: v for k, v in crm_rows()[0].items() if k != "customer_id"}], call
