@@ -251,7 +251,7 @@ class MonitoringService:
                     )
                 )
                 continue
-            report = self._compare(endpoint, params, model_name, version, profile)
+            report = self.compare(endpoint, window, model_name, version, profile)
             versions.append(
                 VersionDrift(
                     model_name=model_name,
@@ -295,10 +295,17 @@ class MonitoringService:
                 counts[feature][str(bin_label)] = int(n)
         return counts
 
-    def _compare(
-        self, endpoint: str, params: dict[str, Any], model: str, version: str, profile: dict[str, Any]
+    def compare(
+        self, endpoint: str, window: Window, model: str, version: str, profile: dict[str, Any]
     ) -> drift.DriftReport:
-        scoped = {**params, "model": model, "version": version}
+        """Drift of one served version's successful calls in the window against a training profile."""
+        scoped = {
+            "endpoint": endpoint,
+            "start": window.start,
+            "end": window.end,
+            "model": model,
+            "version": version,
+        }
         features = profile.get("features", {})
         predictions = profile.get("prediction", {})
         inputs = self._counts(endpoint, scoped, "inputs", features)
