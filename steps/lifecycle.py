@@ -8,10 +8,12 @@ versions or aliases, in any order or worker.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import subprocess
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -102,16 +104,32 @@ class Lifecycle:
     def version(self, number: str):
         return self.client.get_model_version(self.model_name, number)
 
+    def remove(self) -> None:
+        from mlflow.exceptions import MlflowException
+
+        client = self.client
+        for remove in (
+            lambda: client.delete_registered_model(self.model_name),
+            lambda: client.delete_experiment(client.get_experiment_by_name(self.experiment).experiment_id),
+        ):
+            with contextlib.suppress(MlflowException, AttributeError):  # never created, or already gone
+                remove()
+
 
 @pytest.fixture
-def lifecycle(stack: Stack) -> Lifecycle:
+def lifecycle(stack: Stack) -> Iterator[Lifecycle]:
+    """This scenario's experiment and registered model; removed after it (live workspaces outlive runs)."""
     scenario = uuid.uuid4().hex[:8]
     worker = worker_id()
-    return Lifecycle(
+    state = Lifecycle(
         stack=stack,
-        experiment=f"/Shared/acceptance/{worker}/churn-{scenario}",
+        # Directly under /Shared: a workspace refuses experiments in folders that do not exist.
+        experiment=f"/Shared/acceptance-churn-{worker}-{scenario}",
         model_name=f"{stack.model_schema}.churn_{worker}_{scenario}",
     )
+    yield state
+    if state.runs or state.versions:
+        state.remove()
 
 
 # Givens ----------------------------------------------------------------------------------------------------
@@ -147,14 +165,21 @@ def trained_with(lifecycle: Lifecycle, regularization: float) -> None:
 
 @when(parsers.parse("the churn model is trained and registered {times:d} times"))
 def trained_and_registered(lifecycle: Lifecycle, times: int) -> None:
-    """Trains the churn model that many times, registering a new version after each run."""
-    for _ in range(times):
-        # Really trained each time (not the cached model): each version has its own run.
-        from server.pipeline import registry
+    """Runs the pipeline's command line that many times: train (fresh data, same seed) and register."""
+    from server.pipeline.__main__ import run
+    from server.pipeline.training import TrainingResult
 
-        result = lifecycle.train()
-        version = registry.register(lifecycle.settings, lifecycle.model_name, result.model_uri)
-        lifecycle.versions[version] = result.run_id
+    for _ in range(times):
+        args = ["train", "--experiment", lifecycle.experiment, "--rows", str(lifecycle.rows)]
+        args += ["--seed", str(lifecycle.seed), "--register-as", lifecycle.model_name]
+        out = run(args, lifecycle.settings)
+        allure.attach(
+            json.dumps(out, indent=2), "python -m server.pipeline " + " ".join(args), "application/json"
+        )
+        lifecycle.runs.append(
+            TrainingResult(out["run_id"], out["experiment_id"], out["model_uri"], out["metrics"])
+        )
+        lifecycle.versions[out["version"]] = out["run_id"]
 
 
 @when(
@@ -373,3 +398,154 @@ def records_decision(
     assert float(tags[f"champion_{key}"]) == theirs, tags
     assert tags.get("compared_with_version") == other, tags
     assert (own > theirs) == (beats == "beating"), f"version {version}: {own}, version {other}: {theirs}"
+
+
+# Data preparation ------------------------------------------------------------------------------------------
+@dataclass
+class Preparation:
+    raw: pd.DataFrame | None = None
+    customers: list[pd.DataFrame] = field(default_factory=list)
+    report: object | None = None
+    error: Exception | None = None
+    seed: int = 0
+
+
+@pytest.fixture
+def preparation() -> Preparation:
+    return Preparation()
+
+
+@when(parsers.parse("churn data is prepared twice from {rows:d} synthetic customers with seed {seed:d}"))
+def prepared_twice(preparation: Preparation, rows: int, seed: int) -> None:
+    """Runs the whole preparation (generate, clean, split, validate) twice with the same seed."""
+    from server.pipeline import data
+
+    preparation.customers = [data.prepare(rows, seed)[0] for _ in range(2)]
+
+
+@then("both preparations hold exactly the same customers")
+def same_customers(preparation: Preparation) -> None:
+    """The two preparations are equal cell for cell (and so have the same content hash)."""
+    from server.pipeline import data
+
+    first, second = preparation.customers
+    pd.testing.assert_frame_equal(first, second)
+    assert data.fingerprint(first) == data.fingerprint(second)
+
+
+@then(parsers.parse("churn data prepared with seed {seed:d} holds different customers"))
+def different_seed(preparation: Preparation, seed: int) -> None:
+    """Another seed gives other customers: the seed, not a constant, decides the data."""
+    from server.pipeline import data
+
+    first = preparation.customers[0]
+    other, _ = data.prepare(len(first) + 20, seed)
+    assert data.fingerprint(other) != data.fingerprint(first)
+
+
+@given(parsers.parse("a raw customer export of {rows:d} synthetic customers with seed {seed:d}"))
+def raw_export(preparation: Preparation, rows: int, seed: int) -> None:
+    """The raw CRM export: numbers as text, mixed spellings, duplicated rows and impossible ages."""
+    from server.pipeline import data
+
+    preparation.raw, preparation.seed = data.generate_raw(rows, seed), seed
+    allure.attach(preparation.raw.head(20).to_csv(index=False), "raw export (first rows)", "text/csv", ".csv")
+
+
+@when(
+    parsers.parse("the export is cleaned and split with {percent:d}% of the customers held out for testing")
+)
+def cleaned_and_split(preparation: Preparation, percent: int) -> None:
+    """Cleans and types the export, then splits it (stratified by churn) with that test share."""
+    from server.pipeline import data
+
+    cleaned, preparation.report = data.clean(preparation.raw)
+    preparation.customers = [data.split(cleaned, percent / 100, preparation.seed)]
+    allure.attach(repr(preparation.report), "cleaning report", allure.attachment_type.TEXT)
+
+
+@then(
+    parsers.parse(
+        "{duplicates:d} duplicated rows and {invalid:d} customers with impossible ages are dropped, "
+        "leaving {rows:d} customers"
+    )
+)
+def dropped(preparation: Preparation, duplicates: int, invalid: int, rows: int) -> None:
+    """The cleaning report's counts, and the cleaned data really has that many customers."""
+    report = preparation.report
+    assert (report.duplicates_dropped, report.invalid_dropped, report.rows) == (duplicates, invalid, rows)
+    assert len(preparation.customers[0]) == rows
+
+
+@then(parsers.parse("no customer appears twice and every age is between {low:d} and {high:d}"))
+def tidy(preparation: Preparation, low: int, high: int) -> None:
+    """Customer ids are unique and ages are integers in range."""
+    customers = preparation.customers[0]
+    assert customers["customer_id"].is_unique
+    assert pd.api.types.is_integer_dtype(customers["age"]), customers["age"].dtype
+    assert customers["age"].between(low, high).all(), customers["age"].describe()
+
+
+@then(parsers.parse('every {column} is one of "{values}"'))
+def categories(preparation: Preparation, column: str, values: str) -> None:
+    """Every value of that column is one of the canonical spellings listed."""
+    allowed = {v.strip() for v in values.split(",")}
+    found = set(preparation.customers[0][column])
+    assert found <= allowed, found - allowed
+    assert len(found) == len(allowed), f"expected all of {allowed}, found {found}"
+
+
+@then("customers in their first month have total charges of 0")
+def new_customers(preparation: Preparation) -> None:
+    """Customers with no tenure were never billed: the export's blank becomes 0.0, not a null."""
+    customers = preparation.customers[0]
+    new = customers[customers["tenure_months"] == 0]
+    assert len(new) > 0, "no customer in the first month: the scenario proves nothing"
+    assert (new["total_charges"] == 0.0).all(), new["total_charges"]
+    assert customers["total_charges"].notna().all()
+
+
+@then(
+    parsers.parse("{percent:d}% of the customers are held out for testing, with the churn rate of the others")
+)
+def held_out(preparation: Preparation, percent: int) -> None:
+    """The test share is as asked (within a customer) and churn rates of both splits agree within 1 point."""
+    from server.pipeline import data
+
+    customers = preparation.customers[0]
+    test = customers[customers[data.SPLIT] == "test"]
+    train = customers[customers[data.SPLIT] == "train"]
+    assert abs(len(test) - len(customers) * percent / 100) <= 2, (len(test), len(customers))
+    assert abs(test[data.LABEL].mean() - train[data.LABEL].mean()) < 0.01
+
+
+@when(
+    parsers.parse(
+        "the data is validated after {no_age:d} customers lose their age and {negative:d} get monthly "
+        "charges of {charge:g}"
+    )
+)
+def validated_bad(
+    lifecycle: Lifecycle, preparation: Preparation, no_age: int, negative: int, charge: float
+) -> None:
+    """Damages a copy of the prepared data as described, then runs the pipeline's validation on it."""
+    from server.pipeline import data
+
+    damaged = lifecycle.customers.copy()
+    damaged["age"] = damaged["age"].astype("float64")
+    damaged.loc[damaged.index[:no_age], "age"] = None
+    damaged.loc[damaged.index[no_age : no_age + negative], "monthly_charges"] = charge
+    try:
+        data.validate(damaged)
+    except data.DataValidationError as error:
+        preparation.error = error
+        allure.attach(str(error), "validation error", allure.attachment_type.TEXT)
+
+
+@then(parsers.parse('validation fails naming "{problem}"'))
+@then(parsers.parse('validation names "{problem}"'))
+def validation_names(preparation: Preparation, problem: str) -> None:
+    """Validation refused the data, and its message names this problem exactly."""
+    assert preparation.error is not None, "validation accepted the damaged data"
+    assert problem in preparation.error.problems, preparation.error.problems
+    assert problem in str(preparation.error)

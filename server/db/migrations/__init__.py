@@ -12,6 +12,9 @@ from sqlalchemy import create_engine
 from sqlalchemy.pool import StaticPool
 
 HERE = Path(__file__).parent
+# Held for the migration's transaction: app instances starting together on one database (replicas, or
+# test workers sharing a live Lakebase) migrate one after the other instead of racing.
+MIGRATION_LOCK_KEY = 0x6D696772  # "migr"
 
 
 def alembic_config() -> Config:
@@ -29,6 +32,7 @@ def upgrade(conn: psycopg.Connection, target: str = "head") -> str:
     engine = create_engine("postgresql+psycopg://", creator=lambda: conn, poolclass=StaticPool)
     config = alembic_config()
     with engine.begin() as connection:
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})")
         config.attributes["connection"] = connection
         command.upgrade(config, target)
     return head() if target == "head" else target
