@@ -18,3 +18,4 @@ Feature: Paging through many preferences
     When Ana asks for a page of 500 preferences
     Then the request is refused with status 400 as "INVALID_REQUEST"
     And the refusal points at the "limit"
+

@@ -19,7 +19,7 @@ Feature: Preferences
     And she sees "theme" as "dark"
 
   @US1_3 @normal
-  Scenario Outline: Numbers, lists and empty values are saved as they are
+  Scenario Outline: Numbers, lists, empty values and control characters are saved as they are
     When Ana saves "<key>" as <value>
     Then the preference is created
     And "<key>" reads back exactly as saved
@@ -27,8 +27,10 @@ Feature: Preferences
     Examples:
       | key              | value                                                    |
       | page_size        | the number 50                                            |
+      | zoom             | the number 1.25                                          |
       | favourite.tables | the list "sales.retail.orders", "sales.retail.customers" |
       | default:catalog  | nothing                                                  |
+      | control.chars    | text containing a NUL character                          |
 
   @US1_4 @critical
   Scenario: Saving the same key again updates it
@@ -125,8 +127,8 @@ Feature: Preferences
       | theme    | a value and an unknown field    | colour |
       | theme    | text that is not JSON           | body   |
       | theme    | a value nested 40 levels deep   | value  |
+      | theme    | a value nested 5000 levels deep | value  |
       | theme    | a number too large for JSON     | value  |
-      | theme    | text containing a NUL character | value  |
 
   @US1_8 @critical
   Scenario: A value at the size limit is saved; one byte more is refused and changes nothing

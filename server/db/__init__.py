@@ -117,10 +117,6 @@ class Database:
         self._opened = False
         self.pool.close()
 
-    @property
-    def is_down(self) -> bool:
-        return self._down_since is not None
-
     def _mark_down(self) -> None:
         with self._lock:
             if self._down_since is None:

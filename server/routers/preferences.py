@@ -35,8 +35,13 @@ ETAG_HEADER = {
 }
 SavedKey = Annotated[str, Path(pattern=KEY_PATTERN, description=KEY_RULES)]
 # Reads and deletes also reach keys saved before the current key rules.
+# PostgreSQL text cannot hold NUL, so no stored key (and no position between keys) contains one.
+NO_NUL = r"^[^\x00]*$"
 StoredKey = Annotated[
-    str, Path(min_length=1, max_length=MAX_STORED_KEY_LENGTH, description="The preference's name.")
+    str,
+    Path(
+        min_length=1, max_length=MAX_STORED_KEY_LENGTH, pattern=NO_NUL, description="The preference's name."
+    ),
 ]
 IfMatch = Annotated[
     str | None,
@@ -53,7 +58,14 @@ def list_preferences(
     user: User,
     service: Preferences,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Page size")] = DEFAULT_PAGE_SIZE,
-    page_token: Annotated[str | None, Query(description="next_page_token of the previous page")] = None,
+    page_token: Annotated[
+        str | None,
+        Query(
+            max_length=MAX_STORED_KEY_LENGTH,
+            pattern=NO_NUL,
+            description="next_page_token of the previous page",
+        ),
+    ] = None,
 ) -> PreferencePage:
     return service.list(user.user_name, limit, page_token)
 

@@ -7,8 +7,6 @@ indistinguishable from a missing key: same status, same message, nothing about w
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
 import json
 import math
@@ -16,13 +14,11 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-import psycopg
 from pydantic import ValidationError
 
 from server.db import Database
 from server.errors import AppError
 from server.models.preferences import (
-    MAX_STORED_KEY_LENGTH,
     MAX_VALUE_BYTES,
     MAX_VALUE_DEPTH,
     Preference,
@@ -88,10 +84,6 @@ def too_large() -> AppError:
     )
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
-
-
 def _finite(text: str) -> float:
     number = float(text)
     if not math.isfinite(number):
@@ -113,9 +105,10 @@ def _depth(value: Any) -> int:
 
 
 def load_json(text: str | bytes) -> Any:
-    """Strict JSON: finite numbers only, at most MAX_VALUE_DEPTH levels deep; ValueError otherwise."""
+    """A stored value: finite numbers only, at most MAX_VALUE_DEPTH levels deep; ValueError otherwise.
+    (A row the app did not write may hold numbers that overflow a float, or nesting Python cannot parse.)"""
     try:
-        value = json.loads(text, parse_float=_finite, parse_constant=_reject_constant)
+        value = json.loads(text, parse_float=_finite)
     except RecursionError as error:
         raise ValueError(f"nested more than {MAX_VALUE_DEPTH} levels deep") from error
     if _depth(value) > MAX_VALUE_DEPTH:
@@ -150,20 +143,6 @@ def parse_write(body: bytes) -> str:
     return text
 
 
-def encode_page_token(key: str) -> str:
-    return base64.urlsafe_b64encode(key.encode("utf-8")).decode("ascii").rstrip("=")
-
-
-def decode_page_token(token: str) -> str:
-    try:
-        key = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError, ValueError) as error:
-        raise invalid("page_token", "not a page token this API issued") from error
-    if not key or len(key) > MAX_STORED_KEY_LENGTH:
-        raise invalid("page_token", "not a page token this API issued")
-    return key
-
-
 def _to_preference(row: tuple) -> Preference:
     key, text, version, created_at, updated_at = row[:5]
     try:
@@ -184,7 +163,7 @@ class PreferenceService:
         self._db = database
 
     def list(self, user: str, limit: int, page_token: str | None) -> PreferencePage:
-        after = decode_page_token(page_token) if page_token else ""
+        after = page_token or ""  # the last key of the previous page: every string is a valid position
         with self._db.connection(user=user) as conn:
             rows = conn.execute(
                 f"SELECT {_COLUMNS} FROM preferences WHERE user_name = %s AND key > %s ORDER BY key LIMIT %s",
@@ -197,7 +176,7 @@ class PreferenceService:
                 items.append(_to_preference(row))
             except UnreadableValue:
                 unreadable += 1
-        next_token = encode_page_token(page[-1][0]) if more else None
+        next_token = page[-1][0] if more else None
         return PreferencePage(items=items, next_page_token=next_token, unreadable=unreadable)
 
     def get(self, user: str, key: str) -> Preference:
@@ -222,25 +201,22 @@ class PreferenceService:
     ) -> tuple[Preference, bool]:
         """Upsert (last write wins), or with If-Match update only the version the client has seen."""
         with self._db.connection(user=user) as conn:
-            try:
-                if if_match is None:
-                    row = conn.execute(
-                        "INSERT INTO preferences (user_name, key, value) VALUES (%s, %s, %s::jsonb)"
-                        " ON CONFLICT (user_name, key) DO UPDATE SET value = EXCLUDED.value,"
-                        " version = nextval('preference_versions'), updated_at = clock_timestamp()"
-                        f" RETURNING {_COLUMNS}, (xmax = 0) AS created",
-                        [user, key, value_json],
-                    ).fetchone()
-                else:
-                    row = conn.execute(
-                        "UPDATE preferences SET value = %s::jsonb, version = nextval('preference_versions'),"
-                        " updated_at = clock_timestamp()"
-                        " WHERE user_name = %s AND key = %s AND (%s OR version = ANY(%s))"
-                        f" RETURNING {_COLUMNS}, false AS created",
-                        [value_json, user, key, if_match.any_version, list(if_match.versions)],
-                    ).fetchone()
-            except psycopg.DataError as error:  # e.g. \u0000, which PostgreSQL's jsonb cannot hold
-                raise invalid("value", f"cannot be stored: {error.diag.message_primary}") from error
+            if if_match is None:
+                row = conn.execute(
+                    "INSERT INTO preferences (user_name, key, value) VALUES (%s, %s, %s::json)"
+                    " ON CONFLICT (user_name, key) DO UPDATE SET value = EXCLUDED.value,"
+                    " version = nextval('preference_versions'), updated_at = clock_timestamp()"
+                    f" RETURNING {_COLUMNS}, (xmax = 0) AS created",
+                    [user, key, value_json],
+                ).fetchone()
+            else:
+                row = conn.execute(
+                    "UPDATE preferences SET value = %s::json, version = nextval('preference_versions'),"
+                    " updated_at = clock_timestamp()"
+                    " WHERE user_name = %s AND key = %s AND (%s OR version = ANY(%s))"
+                    f" RETURNING {_COLUMNS}, false AS created",
+                    [value_json, user, key, if_match.any_version, list(if_match.versions)],
+                ).fetchone()
         if row is None:
             raise precondition_failed(key)
         return _to_preference(row), bool(row[5])

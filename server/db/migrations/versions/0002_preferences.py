@@ -3,6 +3,8 @@
 Isolation is enforced twice: every query of the app filters on the user, and PostgreSQL row-level
 security binds every row to the transaction's ``app.user`` setting (``set_config('app.user', ..., true)``
 at the start of each transaction). The app's role owns the table, so FORCE makes the policy apply to it.
+``value`` is ``json``, not ``jsonb``: PostgreSQL checks that it is JSON and keeps the text exactly as
+written, while ``jsonb`` cannot hold a string with ``\u0000`` in it, which is valid JSON a user may save.
 ``version`` comes from a sequence: it changes on every write and is never reused, even after a delete,
 so an old ETag can never match a newer value.
 
@@ -26,7 +28,7 @@ def upgrade() -> None:
         CREATE TABLE preferences (
             user_name  text NOT NULL,
             key        text COLLATE "C" NOT NULL,
-            value      jsonb NOT NULL,
+            value      json NOT NULL,
             version    bigint NOT NULL DEFAULT nextval('preference_versions'),
             created_at timestamptz NOT NULL DEFAULT now(),
             updated_at timestamptz NOT NULL DEFAULT now(),
