@@ -13,7 +13,6 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import quote
@@ -39,12 +38,11 @@ def names_in(text: str) -> list[str]:
 
 # Session data: loaded once per worker (and per live run), dropped at the end --------------------------------
 @pytest.fixture(scope="session")
-def reference_catalogs(admin: WorkspaceAdmin) -> Iterator[list[str]]:
+def reference_catalogs(catalog_admin: WorkspaceAdmin) -> list[str]:
+    """The reference catalogs, loaded once per worker; dropped with the session's other shared objects."""
     catalogs = list(data.REFERENCE)
-    data.load_reference(admin, catalogs)
-    yield catalogs
-    for logical in catalogs:
-        admin.client.catalogs.delete(admin.real(logical), force=True)
+    data.load_reference(catalog_admin, catalogs)
+    return catalogs
 
 
 class LargeData:
@@ -73,26 +71,20 @@ class LargeData:
             if self._once(logical_schema, tables):
                 data.load_large_catalog(self.admin, control, logical_schema, tables)
 
-    def drop(self) -> None:
-        for catalog in {name.split(".")[0] for name in self.built}:
-            self.admin.client.catalogs.delete(self.admin.real(catalog), force=True)
-
 
 @pytest.fixture(scope="session")
-def large_data(admin: WorkspaceAdmin) -> Iterator[LargeData]:
-    large = LargeData(admin)
-    yield large
-    large.drop()
+def large_data(catalog_admin: WorkspaceAdmin) -> LargeData:
+    return LargeData(catalog_admin)
 
 
-def table_path(admin: WorkspaceAdmin, logical_table: str) -> str:
-    catalog, schema, table = [*admin.real(logical_table).split(".", 2), "", ""][:3]
+def table_path(catalog_admin: WorkspaceAdmin, logical_table: str) -> str:
+    catalog, schema, table = [*catalog_admin.real(logical_table).split(".", 2), "", ""][:3]
     parts = [quote(p, safe="") for p in (catalog, schema, table)]
     return f"/api/catalogs/{parts[0]}/schemas/{parts[1]}/tables/{parts[2]}"
 
 
-def schema_path(admin: WorkspaceAdmin, logical_schema: str) -> str:
-    catalog, schema = admin.real(logical_schema).split(".", 1)
+def schema_path(catalog_admin: WorkspaceAdmin, logical_schema: str) -> str:
+    catalog, schema = catalog_admin.real(logical_schema).split(".", 1)
     return f"/api/catalogs/{quote(catalog, safe='')}/schemas/{quote(schema, safe='')}"
 
 
@@ -168,33 +160,35 @@ def list_catalogs(people: Cast, who: str) -> httpx.Response:
 
 
 @when(parsers.re(r"(?P<who>\w+) lists the schemas of " + NAME.format("catalog")), target_fixture="response")
-def list_schemas(people: Cast, admin: WorkspaceAdmin, who: str, catalog: str) -> httpx.Response:
-    return people[who].app.get(f"/api/catalogs/{quote(admin.real(catalog), safe='')}/schemas")
+def list_schemas(people: Cast, catalog_admin: WorkspaceAdmin, who: str, catalog: str) -> httpx.Response:
+    return people[who].app.get(f"/api/catalogs/{quote(catalog_admin.real(catalog), safe='')}/schemas")
 
 
 @when(
     parsers.re(r"(?P<who>\w+) lists the table names of " + NAME.format("schema")), target_fixture="response"
 )
-def list_table_names(people: Cast, admin: WorkspaceAdmin, who: str, schema: str) -> httpx.Response:
-    return people[who].app.get(f"{schema_path(admin, schema)}/table-names", params={"page_size": 1000})
+def list_table_names(people: Cast, catalog_admin: WorkspaceAdmin, who: str, schema: str) -> httpx.Response:
+    return people[who].app.get(
+        f"{schema_path(catalog_admin, schema)}/table-names", params={"page_size": 1000}
+    )
 
 
 @when(
     parsers.re(r"(?P<who>\w+) lists the tables of " + NAME.format("schema") + " with their details"),
     target_fixture="response",
 )
-def list_tables(people: Cast, admin: WorkspaceAdmin, who: str, schema: str) -> httpx.Response:
-    return people[who].app.get(f"{schema_path(admin, schema)}/tables", params={"page_size": 1000})
+def list_tables(people: Cast, catalog_admin: WorkspaceAdmin, who: str, schema: str) -> httpx.Response:
+    return people[who].app.get(f"{schema_path(catalog_admin, schema)}/tables", params={"page_size": 1000})
 
 
 @when(parsers.re(r"(?P<who>\w+) opens the table " + NAME.format("table")), target_fixture="response")
-def open_table(people: Cast, admin: WorkspaceAdmin, who: str, table: str) -> httpx.Response:
-    return people[who].app.get(table_path(admin, table))
+def open_table(people: Cast, catalog_admin: WorkspaceAdmin, who: str, table: str) -> httpx.Response:
+    return people[who].app.get(table_path(catalog_admin, table))
 
 
 @when(parsers.re(r"(?P<who>\w+) reads the table " + NAME.format("table") + "$"), target_fixture="response")
-def read_table(people: Cast, admin: WorkspaceAdmin, who: str, table: str) -> httpx.Response:
-    return people[who].app.get(f"{table_path(admin, table)}/rows")
+def read_table(people: Cast, catalog_admin: WorkspaceAdmin, who: str, table: str) -> httpx.Response:
+    return people[who].app.get(f"{table_path(catalog_admin, table)}/rows")
 
 
 @when(
@@ -206,9 +200,11 @@ def read_table(people: Cast, admin: WorkspaceAdmin, who: str, table: str) -> htt
     target_fixture="response",
 )
 def read_page(
-    people: Cast, admin: WorkspaceAdmin, who: str, table: str, limit: str, offset: str
+    people: Cast, catalog_admin: WorkspaceAdmin, who: str, table: str, limit: str, offset: str
 ) -> httpx.Response:
-    return people[who].app.get(f"{table_path(admin, table)}/rows", params={"limit": limit, "offset": offset})
+    return people[who].app.get(
+        f"{table_path(catalog_admin, table)}/rows", params={"limit": limit, "offset": offset}
+    )
 
 
 @when(
@@ -220,16 +216,18 @@ def read_page(
     target_fixture="response",
 )
 def read_page_raw(
-    people: Cast, admin: WorkspaceAdmin, who: str, table: str, limit: str, offset: str
+    people: Cast, catalog_admin: WorkspaceAdmin, who: str, table: str, limit: str, offset: str
 ) -> httpx.Response:
-    return people[who].app.get(f"{table_path(admin, table)}/rows", params={"limit": limit, "offset": offset})
+    return people[who].app.get(
+        f"{table_path(catalog_admin, table)}/rows", params={"limit": limit, "offset": offset}
+    )
 
 
 def _filtered(
-    people: Cast, admin: WorkspaceAdmin, who: str, table: str, filters: list[dict]
+    people: Cast, catalog_admin: WorkspaceAdmin, who: str, table: str, filters: list[dict]
 ) -> httpx.Response:
     body = {"filters": filters, "limit": 1000}
-    return people[who].app.post(f"{table_path(admin, table)}/rows", json=body)
+    return people[who].app.post(f"{table_path(catalog_admin, table)}/rows", json=body)
 
 
 @when(
@@ -240,8 +238,10 @@ def _filtered(
     ),
     target_fixture="response",
 )
-def read_where_equal(people: Cast, admin: WorkspaceAdmin, who: str, table: str, column: str, value: str):
-    return _filtered(people, admin, who, table, [{"column": column, "op": "eq", "value": value}])
+def read_where_equal(
+    people: Cast, catalog_admin: WorkspaceAdmin, who: str, table: str, column: str, value: str
+):
+    return _filtered(people, catalog_admin, who, table, [{"column": column, "op": "eq", "value": value}])
 
 
 @when(
@@ -252,8 +252,12 @@ def read_where_equal(people: Cast, admin: WorkspaceAdmin, who: str, table: str, 
     ),
     target_fixture="response",
 )
-def read_where_in(people: Cast, admin: WorkspaceAdmin, who: str, table: str, column: str, values: str):
-    return _filtered(people, admin, who, table, [{"column": column, "op": "in", "values": names_in(values)}])
+def read_where_in(
+    people: Cast, catalog_admin: WorkspaceAdmin, who: str, table: str, column: str, values: str
+):
+    return _filtered(
+        people, catalog_admin, who, table, [{"column": column, "op": "in", "values": names_in(values)}]
+    )
 
 
 @when(
@@ -265,10 +269,10 @@ def read_where_in(people: Cast, admin: WorkspaceAdmin, who: str, table: str, col
     target_fixture="response",
 )
 def read_where_between(
-    people: Cast, admin: WorkspaceAdmin, who: str, table: str, column: str, low: str, high: str
+    people: Cast, catalog_admin: WorkspaceAdmin, who: str, table: str, column: str, low: str, high: str
 ):
     filters = [{"column": column, "op": "gte", "value": low}, {"column": column, "op": "lte", "value": high}]
-    return _filtered(people, admin, who, table, filters)
+    return _filtered(people, catalog_admin, who, table, filters)
 
 
 @when(
@@ -280,13 +284,13 @@ def read_where_between(
     target_fixture="pages",
 )
 def page_table_names(
-    people: Cast, admin: WorkspaceAdmin, who: str, schema: str, size: str
+    people: Cast, catalog_admin: WorkspaceAdmin, who: str, schema: str, size: str
 ) -> list[list[str]]:
     client, pages, token = people[who].app.quiet(), [], None
     started = time.perf_counter()
     while True:
         params = {"page_size": size, **({"page_token": token} if token else {})}
-        response = client.get(f"{schema_path(admin, schema)}/table-names", params=params)
+        response = client.get(f"{schema_path(catalog_admin, schema)}/table-names", params=params)
         assert response.status_code == 200, response.text
         pages.append(response.json()["items"])
         token = response.json().get("next_page_token")
@@ -305,11 +309,15 @@ def page_table_names(
     ),
     target_fixture="row_pages",
 )
-def read_pages_at(people: Cast, admin: WorkspaceAdmin, who: str, size: str, table: str, offsets: str) -> dict:
+def read_pages_at(
+    people: Cast, catalog_admin: WorkspaceAdmin, who: str, size: str, table: str, offsets: str
+) -> dict:
     client, found = people[who].app.quiet(), {}
     for offset in (int(o) for o in re.findall(r"\d+", offsets)):
         started = time.perf_counter()
-        response = client.get(f"{table_path(admin, table)}/rows", params={"limit": size, "offset": offset})
+        response = client.get(
+            f"{table_path(catalog_admin, table)}/rows", params={"limit": size, "offset": offset}
+        )
         found[offset] = (response, time.perf_counter() - started)
     summary = "\n".join(f"offset {o}: HTTP {r.status_code} in {s:.3f}s" for o, (r, s) in found.items())
     allure.attach(summary, name="pages read", attachment_type=allure.attachment_type.TEXT)
@@ -329,10 +337,12 @@ def revoke_catalog(people: Cast, grants: Grants, who: str, catalog: str) -> None
     ),
     target_fixture="crowd_responses",
 )
-def crowd_reads(analysts: list, admin: WorkspaceAdmin, limit: str, table: str) -> list[httpx.Response]:
+def crowd_reads(
+    analysts: list, catalog_admin: WorkspaceAdmin, limit: str, table: str
+) -> list[httpx.Response]:
     clients = [person.app.quiet() for person in analysts]
     start = threading.Barrier(len(clients))
-    path = f"{table_path(admin, table)}/rows"
+    path = f"{table_path(catalog_admin, table)}/rows"
 
     def read(client) -> httpx.Response:
         start.wait(timeout=60)
@@ -356,17 +366,19 @@ def _ok(response: httpx.Response) -> dict:
     return response.json()
 
 
-def _listed(admin: WorkspaceAdmin, response: httpx.Response, kind: str) -> set[str]:
+def _listed(catalog_admin: WorkspaceAdmin, response: httpx.Response, kind: str) -> set[str]:
     items = _ok(response)["items"]
     if kind == "catalogs":
-        return {admin.logical(i["name"]) for i in items if i["name"].endswith(f"_{admin.suffix}")}
+        return {catalog_admin.logical(i["name"]) for i in items if catalog_admin.owns(i["name"])}
     return {i if isinstance(i, str) else i["name"] for i in items}
 
 
 @then(parsers.re(r"(?P<who>\w+) sees (?P<only>only )?the (?P<kind>catalogs?|schemas?|tables?) (?P<names>.+)"))
-def sees(admin: WorkspaceAdmin, response: httpx.Response, kind: str, names: str, only: str | None) -> None:
+def sees(
+    catalog_admin: WorkspaceAdmin, response: httpx.Response, kind: str, names: str, only: str | None
+) -> None:
     kind = kind if kind.endswith("s") else kind + "s"
-    listed, expected = _listed(admin, response, kind), set(names_in(names))
+    listed, expected = _listed(catalog_admin, response, kind), set(names_in(names))
     if only:
         assert listed == expected, f"listed {sorted(listed)}, expected exactly {sorted(expected)}"
     else:
@@ -374,21 +386,21 @@ def sees(admin: WorkspaceAdmin, response: httpx.Response, kind: str, names: str,
 
 
 @then(parsers.re(r"(?P<who>\w+) does not see the (?P<kind>catalogs?|schemas?|tables?) (?P<names>.+)"))
-def does_not_see(admin: WorkspaceAdmin, response: httpx.Response, kind: str, names: str) -> None:
+def does_not_see(catalog_admin: WorkspaceAdmin, response: httpx.Response, kind: str, names: str) -> None:
     kind = kind if kind.endswith("s") else kind + "s"
-    shown = _listed(admin, response, kind) & set(names_in(names))
+    shown = _listed(catalog_admin, response, kind) & set(names_in(names))
     assert not shown, f"should not be listed: {sorted(shown)}"
 
 
 @then(parsers.re(r"(?P<who>\w+) sees no (?P<kind>catalogs|schemas|tables) of the reference data"))
-def sees_none(admin: WorkspaceAdmin, response: httpx.Response, kind: str) -> None:
-    assert _listed(admin, response, kind) == set()
+def sees_none(catalog_admin: WorkspaceAdmin, response: httpx.Response, kind: str) -> None:
+    assert _listed(catalog_admin, response, kind) == set()
 
 
-def _check_table(admin: WorkspaceAdmin, table: dict, logical_table: str) -> None:
+def _check_table(catalog_admin: WorkspaceAdmin, table: dict, logical_table: str) -> None:
     spec = data.spec_of(logical_table)
     assert table["comment"] == spec.comment, table
-    assert table["owner"] == admin.user_name, table
+    assert table["owner"] == catalog_admin.user_name, table
     assert table["table_type"] and table["data_source_format"], table
     shown = [(c["name"], c["type"], c["comment"]) for c in table["columns"]]
     expected = [(n, t.lower().replace(" ", ""), c) for n, t, c in spec.columns]
@@ -398,17 +410,17 @@ def _check_table(admin: WorkspaceAdmin, table: dict, logical_table: str) -> None
 
 
 @then(parsers.re(r"every table shows its columns with their types, its owner and its description"))
-def every_table_described(admin: WorkspaceAdmin, response: httpx.Response) -> None:
+def every_table_described(catalog_admin: WorkspaceAdmin, response: httpx.Response) -> None:
     tables = _ok(response)["items"]
     assert tables, "no tables listed"
     for table in tables:
-        _check_table(admin, table, admin.logical(table["full_name"]))
+        _check_table(catalog_admin, table, catalog_admin.logical(table["full_name"]))
 
 
 @then(parsers.re(r"(?P<who>\w+) sees its columns with their types, its owner and its description"))
-def table_described(admin: WorkspaceAdmin, response: httpx.Response) -> None:
+def table_described(catalog_admin: WorkspaceAdmin, response: httpx.Response) -> None:
     table = _ok(response)
-    _check_table(admin, table, admin.logical(table["full_name"]))
+    _check_table(catalog_admin, table, catalog_admin.logical(table["full_name"]))
 
 
 @then(parsers.parse("the columns are:"))
@@ -455,7 +467,7 @@ def _expected(logical_table: str) -> list[dict]:
     )
 )
 def gets_rows(
-    admin: WorkspaceAdmin, response: httpx.Response, first: str, last: str, table: str, total: str
+    catalog_admin: WorkspaceAdmin, response: httpx.Response, first: str, last: str, table: str, total: str
 ) -> None:
     page = _ok(response)
     expected = _expected(table)
@@ -511,9 +523,11 @@ def refusal_names(response: httpx.Response, name: str) -> None:
 
 
 @then(parsers.re(r"the table " + NAME.format("table") + " still holds all its rows"))
-def still_holds_rows(admin: WorkspaceAdmin, table: str) -> None:
-    catalog, schema, name = admin.real(table).split(".")
-    counted = admin.sql(f"SELECT COUNT(*) FROM {data.ident(catalog)}.{data.ident(schema)}.{data.ident(name)}")
+def still_holds_rows(catalog_admin: WorkspaceAdmin, table: str) -> None:
+    catalog, schema, name = catalog_admin.real(table).split(".")
+    counted = catalog_admin.sql(
+        f"SELECT COUNT(*) FROM {data.ident(catalog)}.{data.ident(schema)}.{data.ident(name)}"
+    )
     assert int(counted.result.data_array[0][0]) == len(data.rows_of(table))
 
 

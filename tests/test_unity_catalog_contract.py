@@ -143,3 +143,13 @@ def test_delete_removes_objects_from_catalog_and_warehouse(admin) -> None:
     assert gone.status.state == StatementState.FAILED
     w.catalogs.delete(name, force=True)
     assert name not in [c.name for c in w.catalogs.list()]
+
+
+def test_table_summaries_filter_by_like_patterns(admin, catalog) -> None:
+    w, _ = admin
+    w.statement_execution.execute_statement(f"CREATE TABLE {catalog}.retail.acc_x_1 (id INT)", WAREHOUSE_ID)
+    names = [s.full_name for s in w.tables.list_summaries(catalog, table_name_pattern="acc\\_x%")]
+    assert names == [f"{catalog}.retail.acc_x_1"]
+    everything = list(w.tables.list_summaries(catalog, max_results=2))
+    assert len(everything) == len(list(w.tables.list(catalog, "retail")))
+    assert all(s.table_type is not None for s in everything)

@@ -270,14 +270,23 @@ class CatalogService:
         select = ", ".join(quote(c.name) for c in detail.columns)
         order = [str(i + 1) for i, c in enumerate(detail.columns) if (c.type_name or "STRING") in ORDERABLE]
         order_by = f" ORDER BY {', '.join(order)}" if order else ""
-        total_sql = f"SELECT COUNT(*) AS total FROM {source}{condition}"
+        # One statement answers the page and the total (a window over the filtered rows); only a page past
+        # the end, which has no row to carry the total, needs a second one.
+        total_column = "__total_rows"
+        while total_column.lower() in columns:
+            total_column += "_"
         page_sql = (
-            f"SELECT {select} FROM {source}{condition}{order_by} LIMIT {query.limit} OFFSET {query.offset}"
+            f"SELECT {select}, COUNT(*) OVER () AS {quote(total_column)} FROM {source}{condition}{order_by} "
+            f"LIMIT {query.limit} OFFSET {query.offset}"
         )
-        total = int(self._run(w, total_sql, parameters)[0][0] or 0)
         data = self._run(w, page_sql, parameters)
+        if data:
+            total = int(data[0][-1] or 0)
+        else:
+            total_sql = f"SELECT COUNT(*) AS total FROM {source}{condition}"
+            total = int(self._run(w, total_sql, parameters)[0][0] or 0)
         rows = [
-            {c.name: _convert(value, c.type_name) for c, value in zip(detail.columns, row, strict=True)}
+            {c.name: _convert(value, c.type_name) for c, value in zip(detail.columns, row[:-1], strict=True)}
             for row in data
         ]
         following = query.offset + len(rows)
