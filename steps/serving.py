@@ -8,6 +8,7 @@ per-scenario suffix so scenarios never share an endpoint, in any order or worker
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import uuid
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 import allure
 import httpx
 import pytest
+from databricks.sdk.errors import NotFound
 from pytest_bdd import given, parsers, then, when
 
 from fixtures.clients import AppClient, FakeControl
@@ -39,13 +41,7 @@ def served_models(stack: Stack) -> ServedModels:
 
 @pytest.fixture(scope="session")
 def serving_admin(stack: Stack):  # -> WorkspaceClient of the person who manages endpoints
-    from databricks.sdk import WorkspaceClient
-    from databricks.sdk.core import Config
-
-    if stack.control is None:
-        return WorkspaceClient()
-    admin = stack.control.create_user(f"ml-admin-{uuid.uuid4().hex[:8]}@example.com", "ML Admin", ["admins"])
-    return WorkspaceClient(config=Config(host=stack.workspace_host, token=admin["token"], auth_type="pat"))
+    return stack.admin_client()
 
 
 @dataclass
@@ -101,10 +97,8 @@ def serving(served_models: ServedModels, serving_admin) -> Iterator[Serving]:
     state = Serving(served_models, serving_admin)
     yield state
     for name in state.created:
-        try:
+        with contextlib.suppress(NotFound):  # already gone: nothing to clean
             serving_admin.serving_endpoints.delete(name)
-        except Exception:  # already gone: nothing to clean
-            pass
 
 
 def attach(name: str, value: object) -> None:
@@ -214,7 +208,8 @@ def scores(people: Cast, serving: Serving, who: str, count: str, endpoint: str) 
 
 @when(
     parsers.re(
-        rf'{WHO} scores customers missing "(?P<missing>[^"]+)" and with an extra "(?P<extra>[^"]+)" with {ENDPOINT}'
+        rf'{WHO} scores customers missing "(?P<missing>[^"]+)" and with an extra "(?P<extra>[^"]+)" '
+        rf"with {ENDPOINT}"
     ),
     target_fixture="response",
 )
@@ -401,7 +396,8 @@ def unknown_schema(response: httpx.Response, kind: str) -> None:
 
 @then(
     parsers.re(
-        r"(?:she|he|they) gets version (?P<number>\d) of the churn model's own predictions for those customers"
+        r"(?:she|he|they) gets version (?P<number>\d) of the churn model's own predictions "
+        r"for those customers"
     )
 )
 def own_predictions(serving: Serving, response: httpx.Response, number: str) -> None:
@@ -413,7 +409,8 @@ def own_predictions(serving: Serving, response: httpx.Response, number: str) -> 
 
 @then(
     parsers.re(
-        rf"{PRONOUN} inference history shows that call with {PRONOUN} inputs, the predictions, version (?P<number>\d), "
+        rf"{PRONOUN} inference history shows that call with {PRONOUN} inputs, the predictions, "
+        r"version (?P<number>\d), "
         r'its latency and status "(?P<status>\w+)"'
     )
 )
@@ -436,7 +433,8 @@ def history_shows_call(
 
 @then(
     parsers.re(
-        rf"(?:she|he|they) sees {PRONOUN} (?P<count>\d+) calls, newest first, and none of (?P<other>[A-Z]\w+)'s"
+        rf"(?:she|he|they) sees {PRONOUN} (?P<count>\d+) calls, newest first, "
+        r"and none of (?P<other>[A-Z]\w+)'s"
     )
 )
 def sees_own_calls(people: Cast, serving: Serving, pages: list[dict], count: str, other: str) -> None:
@@ -468,7 +466,8 @@ def refusal_names(response: httpx.Response, missing: str, extra: str) -> None:
 
 @then(
     parsers.re(
-        r"(?:she|he|they) gets one prediction per customer, in order, equal to version (?P<number>\d)'s own predictions"
+        r"(?:she|he|they) gets one prediction per customer, in order, "
+        r"equal to version (?P<number>\d)'s own predictions"
     )
 )
 def batch_predictions(serving: Serving, response: httpx.Response, number: str) -> None:
@@ -491,7 +490,8 @@ def batch_logged(people: Cast, response: httpx.Response, chunks: str) -> None:
 
 @then(
     parsers.re(
-        r"(?P<failed>\d+) chunk of (?P<size>\d+) customers is reported as failed and its predictions are empty"
+        r"(?P<failed>\d+) chunk of (?P<size>\d+) customers is reported as failed "
+        r"and its predictions are empty"
     )
 )
 def chunk_failed(response: httpx.Response, failed: str, size: str) -> None:
@@ -605,7 +605,8 @@ def deployment_serves(serving: Serving, deployment, number: str) -> None:
 
 @then(
     parsers.re(
-        rf"{WHO}'s predictions from {ENDPOINT} come from version (?P<number>\d), in the answer and in the history"
+        rf"{WHO}'s predictions from {ENDPOINT} come from version (?P<number>\d), "
+        r"in the answer and in the history"
     )
 )
 def predictions_from_version(people: Cast, serving: Serving, who: str, endpoint: str, number: str) -> None:

@@ -1,4 +1,4 @@
-"""Model Serving as the API shows it: endpoints, input schemas, predictions, batches, the inference history."""
+"""Model Serving as the API shows it: endpoints, input schemas, predictions, batches, inference history."""
 
 from __future__ import annotations
 

@@ -67,10 +67,11 @@ class InferenceLog:
         try:
             with self._db.connection(user=call.user_name) as conn:
                 row = conn.execute(
-                    "INSERT INTO inference_log (user_name, endpoint, served_entity, model_name, model_version,"
+                    "INSERT INTO inference_log (user_name, endpoint, served_entity, model_name,"
+                    " model_version,"
                     " request_id, batch_id, chunk_index, record_count, inputs, outputs, status, error_code,"
                     " error_message, latency_ms, started_at, finished_at)"
-                    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+                    f" VALUES ({', '.join(['%s'] * 17)}) RETURNING id",
                     [
                         call.user_name,
                         call.endpoint,

@@ -272,7 +272,8 @@ class ServingService:
             error = AppError(
                 503,
                 "MODEL_TIMEOUT",
-                f"The model behind '{name}' did not answer within {self._settings.serving_timeout_seconds:g} s; "
+                f"The model behind '{name}' did not answer within "
+                f"{self._settings.serving_timeout_seconds:g} s; "
                 "try again shortly.",
                 retry_after=self._settings.serving_retry_after_seconds,
             )
