@@ -8,7 +8,6 @@ traffic, so every run and worker holds the same rows.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import quote
 
@@ -37,9 +36,11 @@ def crm_rows() -> list[dict]:
 
 
 @pytest.fixture(scope="session")
-def crm_catalog(admin: WorkspaceAdmin) -> Iterator[str]:
+def crm_catalog(catalog_admin: WorkspaceAdmin) -> str:
+    """Created once per worker (and live run); dropped with the session's other shared objects."""
+    admin = catalog_admin
     catalog = admin.real("crm")
-    admin.client.catalogs.create(catalog, comment="Customer relationship data")
+    admin.create_catalog("crm", "Customer relationship data")
     admin.client.schemas.create("churn", catalog, comment="Customers whose churn risk is scored")
     target = f"{ident(catalog)}.{ident('churn')}.{ident('customers')}"
     columns = ["customer_id STRING"] + [f"{ident(f)} {SQL_TYPES.get(f, 'STRING')}" for f in traffic.FEATURES]
@@ -48,8 +49,7 @@ def crm_catalog(admin: WorkspaceAdmin) -> Iterator[str]:
     names = ["customer_id", *traffic.FEATURES]
     values = ", ".join("(" + ", ".join(literal(r[n]) for n in names) + ")" for r in rows)
     admin.sql(f"INSERT INTO {target} VALUES {values}")
-    yield "crm"
-    admin.client.catalogs.delete(catalog, force=True)
+    return "crm"
 
 
 @given(parsers.re(r'the catalog "crm" holds customers to score'))
@@ -109,8 +109,8 @@ def run_flow(
 
 # Whens ----------------------------------------------------------------------------------------------------
 @when(parsers.re(rf'{WHO} browses from (?:her|his|their) catalogs down to the table "(?P<table>[^"]+)"'))
-def browses_down(people: Cast, admin: WorkspaceAdmin, who: str, table: str) -> None:
-    browse(people[who].app, admin, table)
+def browses_down(people: Cast, catalog_admin: WorkspaceAdmin, who: str, table: str) -> None:
+    browse(people[who].app, catalog_admin, table)
 
 
 @when(parsers.re(rf"{WHO} scores those rows with {ENDPOINT}"), target_fixture="scored")
@@ -128,7 +128,9 @@ def scores_those_rows(people: Cast, serving, response: httpx.Response, who: str,
     ),
     target_fixture="flows",
 )
-def crowd_runs_flow(analysts: list[Person], admin: WorkspaceAdmin, serving, endpoint: str) -> list[dict]:
+def crowd_runs_flow(
+    analysts: list[Person], catalog_admin: WorkspaceAdmin, serving, endpoint: str
+) -> list[dict]:
     for i, person in enumerate(analysts):
         saved = person.app.quiet().put("/api/preferences/catalog.page_size", json={"value": 3 + i})
         assert saved.status_code in (200, 201), saved.text
@@ -137,7 +139,7 @@ def crowd_runs_flow(analysts: list[Person], admin: WorkspaceAdmin, serving, endp
     def flow(item: tuple[int, Person]) -> dict:
         i, person = item
         start.wait(timeout=60)
-        return run_flow(person, admin, serving, endpoint, None, offset=5 * i)
+        return run_flow(person, catalog_admin, serving, endpoint, None, offset=5 * i)
 
     with ThreadPoolExecutor(max_workers=len(analysts)) as pool:
         results = list(pool.map(flow, enumerate(analysts)))
