@@ -31,6 +31,14 @@ Feature: Monitoring served models
       Then she sees 22 requests with 2 errors, an error rate of 9.090909%
       And the median latency is under 400 ms and the 95th percentile at least 400 ms
 
+    @US9_1 @normal
+    Scenario: The app's own operational metrics count requests and calls to the workspace
+      When Ana opens her profile
+      And Ana opens her profile
+      And Ana reads the app's operational metrics
+      Then they count 2 answered requests for her profile
+      And they count the app's calls to the workspace
+
   Rule: Drift of recent traffic against the training data (PSI; above 0.25 is drift, under 0.1 is none)
 
     @US9_2 @US9_3 @critical
@@ -53,6 +61,19 @@ Feature: Monitoring served models
         | "monthly_charges" shifted by 2 standard deviations       | monthly_charges | "age", "tenure_months", "support_tickets", "contract" and "region" |
         | "contract" mostly "two_year"                            | contract        | "age", "monthly_charges", "internet_service" and "payment_method" |
         | "tenure_months" stretched by 0.3                        | tenure_months   | "age", "monthly_charges", "support_tickets" and "contract"        |
+
+    @US9_2 @normal
+    Scenario: A handful of calls is too little to judge drift
+      Given Ana has sent 5 customers one at a time to the endpoint "churn-watch"
+      When Mia checks the endpoint "churn-watch" for drift
+      Then drift cannot be judged yet: every feature has too little data and none is flagged
+
+    @US9_2 @normal
+    Scenario: A model trained without a profile cannot be checked for drift, and says why
+      Given the endpoint "churn" serves version 1 of the churn model
+      And Ana has scored customers 3 times with the endpoint "churn"
+      When Mia checks the endpoint "churn" for drift
+      Then drift cannot be measured: the served model has no training profile
 
   Rule: Synthetic traffic for monitoring tests
 

@@ -50,12 +50,14 @@ def impatient_app(stack: Stack) -> Iterator[str]:
 
 @given(parsers.re(r"(?P<who>[A-Z]\w+) uses an app that gives up on the workspace after a few seconds"))
 def uses_impatient_app(people: Cast, impatient_app: str, who: str) -> None:
+    """Switches the person to a second app whose SDK gives up after a few seconds of retries."""
     person = people[who]
     person.app = AppClient(impatient_app, person.token)
 
 
 @given(parsers.re(SERVICE + r" refuses the next (?P<count>\d+) requests with status (?P<status>429|503)"))
 def transient_refusals(control: FakeControl, service: str, count: str, status: str) -> None:
+    """The service refuses the next N requests with 429/503 and Retry-After 0, then answers."""
     code = "REQUEST_LIMIT_EXCEEDED" if status == "429" else "TEMPORARILY_UNAVAILABLE"
     # Retry-After 0: the SDK honours it (plus up to 1 s of jitter), which keeps the scenario fast.
     control.add_fault(UPSTREAM[service], status=int(status), error_code=code, retry_after=0, times=int(count))
@@ -63,22 +65,26 @@ def transient_refusals(control: FakeControl, service: str, count: str, status: s
 
 @given(parsers.re(SERVICE + r" keeps refusing every request with status (?P<status>429|503)"))
 def keeps_refusing(control: FakeControl, service: str, status: str) -> None:
+    """The service refuses every request with 429/503 until the scenario ends."""
     code = "REQUEST_LIMIT_EXCEEDED" if status == "429" else "TEMPORARILY_UNAVAILABLE"
     control.add_fault(UPSTREAM[service], status=int(status), error_code=code, retry_after=0)
 
 
 @given(parsers.re(SERVICE + r" fails with status (?P<status>5\d\d) on every request"))
 def permanent_failure(control: FakeControl, service: str, status: str) -> None:
+    """The service fails every request with the given 5xx status."""
     control.add_fault(UPSTREAM[service], status=int(status), error_code="INTERNAL_ERROR", message="boom")
 
 
 @given(parsers.re(SERVICE + r" cannot be reached"))
 def unreachable(control: FakeControl, service: str) -> None:
+    """Requests to the service get no answer (the fake drops them)."""
     control.add_fault(UPSTREAM[service], connection_drop=True)
 
 
 @when(parsers.re(SERVICE + r" recovers"))
 def recovers(control: FakeControl, service: str) -> None:
+    """Every injected fault is removed: the service answers normally again."""
     control.clear_faults()
 
 
@@ -91,6 +97,7 @@ def asked_again(control: FakeControl, service: str) -> None:
 
 @then(parsers.re(r"the app's own metrics count the refused and the answered calls to " + SERVICE))
 def metrics_count_retries(people: Cast, service: str) -> None:
+    """The app's Prometheus metrics show refused (429/503) and answered (200) calls to the service."""
     from steps.monitoring import prometheus_samples
 
     api = UPSTREAM[service].split("/")[3] if UPSTREAM[service].startswith("/api/") else "serving-endpoints"
@@ -112,6 +119,7 @@ def metrics_count_retries(people: Cast, service: str) -> None:
     )
 )
 def structured_error(response: httpx.Response, statuses: str) -> None:
+    """A JSON error envelope with an allowed status, a code and request id, no traceback or internals."""
     allowed = {int(s) for s in re.findall(r"\d{3}", statuses)}
     assert response.status_code in allowed, f"expected {allowed}, got {response.status_code}: {response.text}"
     assert response.headers.get("content-type", "").startswith("application/json"), response.headers

@@ -54,6 +54,7 @@ def crm_catalog(catalog_admin: WorkspaceAdmin) -> str:
 
 @given(parsers.re(r'the catalog "crm" holds customers to score'))
 def crm_holds_customers(crm_catalog: str) -> None:
+    """A Unity Catalog table crm.churn.customers holds 60 seeded customers with the model's features."""
     assert crm_catalog == "crm"
 
 
@@ -110,11 +111,13 @@ def run_flow(
 # Whens ----------------------------------------------------------------------------------------------------
 @when(parsers.re(rf'{WHO} browses from (?:her|his|their) catalogs down to the table "(?P<table>[^"]+)"'))
 def browses_down(people: Cast, catalog_admin: WorkspaceAdmin, who: str, table: str) -> None:
+    """Lists catalogs, schemas and table names as the user, each hop showing the next name."""
     browse(people[who].app, catalog_admin, table)
 
 
 @when(parsers.re(rf"{WHO} scores those rows with {ENDPOINT}"), target_fixture="scored")
 def scores_those_rows(people: Cast, serving, response: httpx.Response, who: str, endpoint: str) -> dict:
+    """Scores the rows of the last table read with the endpoint (customer_id left out)."""
     assert response.status_code == 200, response.text
     rows = response.json()["rows"]
     answer = score(people[who].app, serving, endpoint, rows)
@@ -131,6 +134,7 @@ def scores_those_rows(people: Cast, serving, response: httpx.Response, who: str,
 def crowd_runs_flow(
     analysts: list[Person], catalog_admin: WorkspaceAdmin, serving, endpoint: str
 ) -> list[dict]:
+    """Each analyst saves their own page size, then all browse, read, score and read history at once."""
     for i, person in enumerate(analysts):
         saved = person.app.quiet().put("/api/preferences/catalog.page_size", json={"value": 3 + i})
         assert saved.status_code in (200, 201), saved.text
@@ -161,6 +165,7 @@ def crowd_runs_flow(
 # Thens ----------------------------------------------------------------------------------------------------
 @then(parsers.re(r"(?:she|he|they) gets a churn prediction for each of those customers, in order"))
 def prediction_per_row(scored: dict) -> None:
+    """One churn prediction (label 0/1, probability 0..1) per row scored."""
     predictions = scored["answer"]["predictions"]
     assert len(predictions) == len(scored["rows"]) > 0, scored
     for prediction in predictions:
@@ -169,6 +174,7 @@ def prediction_per_row(scored: dict) -> None:
 
 @then(parsers.re(rf"{WHO}'s inference history shows that call with exactly those customers"))
 def history_shows_call(people: Cast, scored: dict, who: str) -> None:
+    """The newest history entry is that call: same log id, inputs, outputs, success."""
     history = people[who].app.get("/api/serving/history", params={"limit": 10}).json()
     newest = history["items"][0]
     assert newest["id"] == scored["answer"]["log_id"], newest
@@ -179,6 +185,7 @@ def history_shows_call(people: Cast, scored: dict, who: str) -> None:
 
 @then("each of them read a page of their own size, scored it and finds only that call in their history")
 def each_isolated(flows: list[dict]) -> None:
+    """Each analyst got their page size's rows from their offset and sees only their own call."""
     expected_rows = crm_rows()
     for i, result in enumerate(flows):
         rows = result["rows"]
@@ -195,6 +202,7 @@ def each_isolated(flows: list[dict]) -> None:
 
 @then("the same customers get the same predictions whoever scores them")
 def consistent_predictions(flows: list[dict]) -> None:
+    """A customer scored by two analysts got the same prediction both times."""
     seen: dict[str, object] = {}
     for result in flows:
         for row, prediction in zip(result["rows"], result["scored"]["predictions"], strict=True):
@@ -229,11 +237,13 @@ def whole_history(people: Cast, sent, who: str, count: str) -> None:
 
 @when(parsers.re(rf"{WHO} sends a customer to {ENDPOINT}"), target_fixture="response")
 def sends_customer(people: Cast, serving, who: str, endpoint: str) -> httpx.Response:
+    """Scores one customer of the CRM table with the endpoint."""
     return score(people[who].app, serving, endpoint, crm_rows()[:1])
 
 
 @then(parsers.re(rf"{WHO}'s inference history shows that call as failed, with no predictions"))
 def history_shows_failure(people: Cast, response: httpx.Response, who: str) -> None:
+    """The history records the failed call completely: inputs, error code, no outputs."""
     items = people[who].app.get("/api/serving/history", params={"limit": 10}).json()["items"]
     assert len(items) == 1, items
     call = items[0]

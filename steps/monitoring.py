@@ -35,11 +35,13 @@ def prometheus_samples(response: httpx.Response) -> list[tuple[str, dict[str, st
 
 @when(parsers.re(r"(?P<who>[A-Z]\w+) reads the app's operational metrics"), target_fixture="response")
 def reads_app_metrics(people: Cast, who: str) -> httpx.Response:
+    """Reads the app's Prometheus metrics (signed in, like any route but health)."""
     return people[who].app.get("/metrics")
 
 
 @then(parsers.re(r"they count (?P<count>\d+) answered requests? for (?P<whose>her|his|their) profile"))
 def metrics_count_profile(people: Cast, response: httpx.Response, count: str, whose: str) -> None:
+    """The metrics count at least N answered profile requests and their latencies."""
     samples = prometheus_samples(response)
     answered = sum(
         value
@@ -60,6 +62,7 @@ def metrics_count_profile(people: Cast, response: httpx.Response, count: str, wh
 
 @then("they count the app's calls to the workspace")
 def metrics_count_upstream(response: httpx.Response) -> None:
+    """The metrics count calls from the app to the workspace."""
     calls = {
         (labels["service"], labels["api"]): value
         for name, labels, value in prometheus_samples(response)
@@ -114,6 +117,7 @@ def sent() -> Traffic:
 
 @given(parsers.re(rf"{ENDPOINT} serves the reference churn model"))
 def serves_reference(serving, monitored_model: MonitoredModel, endpoint: str) -> None:
+    """Creates the endpoint serving the reference churn model, whose run carries a training profile."""
     serving.create(endpoint, monitored_model.name, [monitored_model.version])
 
 
@@ -169,6 +173,7 @@ def has_tried(people: Cast, serving, sent: Traffic, who: str, count: str, endpoi
 def has_sent(
     people: Cast, serving, sent: Traffic, who: str, count: str, how: str, endpoint: str, drift: str | None
 ) -> None:
+    """Sends seeded synthetic customers (optionally drifted) to the endpoint; every call must succeed."""
     size = 1 if how == "one at a time" else int(how.rsplit(" ", 1)[1])
     records = traffic.generate(int(count), seed=len(sent.records) + 1, drift=_drift_of(drift))
     _send(people, serving, sent, who, endpoint, records, size)
@@ -185,6 +190,7 @@ def has_sent(
 def has_sent_invalid(
     people: Cast, serving, sent: Traffic, who: str, count: str, column: str, endpoint: str
 ) -> None:
+    """Sends customers lacking a column: each call is refused (and logged) as invalid input."""
     records = [{k: v for k, v in r.items() if k != column} for r in traffic.generate(int(count), seed=99)]
     _send(people, serving, sent, who, endpoint, records, 1)
     refused = [a for a in sent.answers[-int(count) :] if a.status_code == 400]
@@ -193,6 +199,7 @@ def has_sent_invalid(
 
 @given(parsers.re(rf"{ENDPOINT} answers its next (?P<count>\d+) calls (?P<ms>\d+) milliseconds late"))
 def answers_late(serving, control: FakeControl, endpoint: str, count: str, ms: str) -> None:
+    """The model answers its next N calls that many milliseconds late (injected latency)."""
     control.add_fault(
         f"/serving-endpoints/{serving.name(endpoint)}/invocations", delay_ms=int(ms), times=int(count)
     )
@@ -201,11 +208,13 @@ def answers_late(serving, control: FakeControl, endpoint: str, count: str, ms: s
 # Whens ----------------------------------------------------------------------------------------------------
 @when(parsers.re(rf"{WHO} looks at the metrics of {ENDPOINT}"), target_fixture="response")
 def looks_at_metrics(people: Cast, serving, who: str, endpoint: str) -> httpx.Response:
+    """Reads the endpoint's metrics over the default window (last 24 h)."""
     return people[who].app.get(f"/api/monitoring/endpoints/{serving.name(endpoint)}/metrics")
 
 
 @when(parsers.re(rf"{WHO} checks {ENDPOINT} for drift"), target_fixture="response")
 def checks_drift(people: Cast, serving, who: str, endpoint: str) -> httpx.Response:
+    """Reads the endpoint's drift report over the default window (last 24 h)."""
     return people[who].app.get(f"/api/monitoring/endpoints/{serving.name(endpoint)}/drift")
 
 
@@ -214,6 +223,7 @@ def checks_drift(people: Cast, serving, who: str, endpoint: str) -> httpx.Respon
     target_fixture="response",
 )
 def metrics_of_missing(people: Cast, who: str, name: str) -> httpx.Response:
+    """Reads the metrics of an endpoint nobody created."""
     return people[who].app.get(f"/api/monitoring/endpoints/{name}-{uuid.uuid4().hex[:6]}/metrics")
 
 
@@ -222,6 +232,7 @@ def metrics_of_missing(people: Cast, who: str, name: str) -> httpx.Response:
     target_fixture="response",
 )
 def metrics_bad_window(people: Cast, serving, who: str, endpoint: str) -> httpx.Response:
+    """Reads metrics for a window whose end precedes its start."""
     now = dt.datetime.now(dt.UTC)
     params = {"start": now.isoformat(), "end": (now - dt.timedelta(hours=1)).isoformat()}
     return people[who].app.get(f"/api/monitoring/endpoints/{serving.name(endpoint)}/metrics", params=params)
@@ -240,6 +251,7 @@ def _ok(response: httpx.Response) -> dict:
     )
 )
 def sees_counts(response: httpx.Response, requests: str, errors: str, rate: str) -> None:
+    """The endpoint's totals: requests, errors and error rate exactly."""
     total = _ok(response)["total"]
     attach_table(
         "metrics per version",
@@ -251,6 +263,7 @@ def sees_counts(response: httpx.Response, requests: str, errors: str, rate: str)
 
 @then(parsers.re(r"the reference model's version accounts for (?P<requests>\d+) requests? and no errors"))
 def version_accounts(response: httpx.Response, monitored_model: MonitoredModel, requests: str) -> None:
+    """The reference model's version line shows exactly N requests and no errors."""
     versions = {v["model_version"]: v for v in _ok(response)["versions"]}
     mine = versions.get(monitored_model.version)
     assert mine is not None, versions
@@ -265,6 +278,7 @@ def version_accounts(response: httpx.Response, monitored_model: MonitoredModel, 
     )
 )
 def percentiles_match_history(people: Cast, response: httpx.Response, who: str) -> None:
+    """p50/p95 equal the continuous percentiles of the latencies in the person's history."""
     person = people[who]
     history = person.app.quiet().get("/api/serving/history", params={"limit": 500})
     latencies = [item["latency_ms"] for item in _ok(history)["items"]]
@@ -282,6 +296,7 @@ def percentiles_match_history(people: Cast, response: httpx.Response, who: str) 
 
 @then(parsers.re(r"the median latency is under (?P<ms>\d+) ms and the 95th percentile at least (?P=ms) ms"))
 def latency_split(response: httpx.Response, ms: str) -> None:
+    """The median stays under the threshold while the 95th percentile reaches it."""
     total = _ok(response)["total"]
     assert total["latency_p50_ms"] < int(ms) <= total["latency_p95_ms"], total
 
@@ -336,6 +351,7 @@ def _version_drift(response: httpx.Response, monitored_model: MonitoredModel) ->
 
 @then(parsers.re(r"only " + FEATURE_LIST + r" (?:has|have) drifted"))
 def only_drifted(response: httpx.Response, monitored_model: MonitoredModel, features: str) -> None:
+    """Exactly the named features are flagged (PSI > 0.25); charts of their bins are attached."""
     version = _version_drift(response, monitored_model)
     expected = quoted(features)
     assert sorted(version["drifted_features"]) == sorted(expected), version["drifted_features"]
@@ -351,6 +367,7 @@ def only_drifted(response: httpx.Response, monitored_model: MonitoredModel, feat
 
 @then(parsers.re(FEATURE_LIST + r" (?:has|have) not drifted"))
 def not_drifted(response: httpx.Response, monitored_model: MonitoredModel, features: str) -> None:
+    """Each named feature has PSI under 0.1 and is not flagged."""
     version = _version_drift(response, monitored_model)
     by_name = {f["name"]: f for f in version["features"]}
     for name in quoted(features):
@@ -361,6 +378,7 @@ def not_drifted(response: httpx.Response, monitored_model: MonitoredModel, featu
 
 @then(parsers.re(r"no feature has drifted"))
 def no_drift(response: httpx.Response, monitored_model: MonitoredModel) -> None:
+    """No feature and no prediction field is flagged; every PSI is under 0.1."""
     version = _version_drift(response, monitored_model)
     assert version["features"], version
     assert version["drifted_features"] == [] and not version["drifted"], version
@@ -370,6 +388,7 @@ def no_drift(response: httpx.Response, monitored_model: MonitoredModel) -> None:
 
 @then(parsers.re(r"the predicted churn probability has (?P<negation>not )?drifted"))
 def prediction_drift(response: httpx.Response, monitored_model: MonitoredModel, negation: str | None) -> None:
+    """Whether the predicted probability is flagged as drifted (chart attached)."""
     version = _version_drift(response, monitored_model)
     probability = next(p for p in version["prediction"] if p["name"] == "probability")
     allure.attach(
@@ -389,6 +408,7 @@ def prediction_drift(response: httpx.Response, monitored_model: MonitoredModel, 
     target_fixture="generated",
 )
 def generated_twice(count: str, seed: str, drift: str) -> dict:
+    """Generates the same drifted traffic twice, and ordinary traffic with the same seed."""
     spec = _drift_of(drift)
     runs = [traffic.generate(int(count), int(seed), spec) for _ in range(2)]
     ordinary = traffic.generate(int(count), int(seed))
@@ -398,12 +418,14 @@ def generated_twice(count: str, seed: str, drift: str) -> dict:
 
 @then("both runs hold the same customers")
 def same_customers(generated: dict) -> None:
+    """Both generations are identical, record for record."""
     first, second = generated["runs"]
     assert first == second and len(first) > 0
 
 
 @then(parsers.re(r"compared with ordinary traffic of the same seed, only " + FEATURE_LIST + r" differs?"))
 def only_differs(generated: dict, features: str) -> None:
+    """Only the named features differ from ordinary traffic of the same seed."""
     drifted, ordinary = generated["runs"][0], generated["ordinary"]
     differing = sorted({k for a, b in zip(drifted, ordinary, strict=True) for k in a if a[k] != b[k]})
     assert differing == sorted(quoted(features)), differing
@@ -417,6 +439,7 @@ def only_differs(generated: dict, features: str) -> None:
     target_fixture="tool_report",
 )
 def feeds_with_tool(people: Cast, serving, who: str, count: str, endpoint: str, size: str, capsys) -> dict:
+    """Runs the traffic CLI (python -m fixtures.data.traffic) against the app with the user's token."""
     import json
 
     person = people[who]
@@ -431,14 +454,36 @@ def feeds_with_tool(people: Cast, serving, who: str, count: str, endpoint: str, 
 
 @then(parsers.re(r"the tool reports (?P<calls>\d+) calls, all answered"))
 def tool_reports(tool_report: dict, calls: str) -> None:
+    """The CLI reports N calls, all answered 200, and exits 0."""
     assert tool_report["exit_code"] == 0 and tool_report["requests"] == int(calls), tool_report
     assert tool_report["statuses"] == {"200": int(calls)}, tool_report
 
 
 @then(parsers.re(rf"{WHO}'s inference history holds (?P<calls>\d+) calls with (?P<count>\d+) customers"))
 def history_holds(people: Cast, who: str, calls: str, count: str) -> None:
+    """The person's history holds exactly N successful calls covering that many customers."""
     items = _ok(people[who].app.get("/api/serving/history", params={"limit": 100}))["items"]
     assert len(items) == int(calls), len(items)
     assert sum(i["record_count"] for i in items) == int(count) and all(
         i["status"] == "success" for i in items
     )
+
+
+@then("drift cannot be judged yet: every feature has too little data and none is flagged")
+def insufficient(response: httpx.Response, monitored_model: MonitoredModel) -> None:
+    """Every feature reports insufficient_data (under 50 values), no PSI and no flag."""
+    version = _version_drift(response, monitored_model)
+    for feature in version["features"] + version["prediction"]:
+        assert feature["status"] == "insufficient_data" and feature["psi"] is None, feature
+        assert not feature["drifted"] and 0 < feature["recent_count"] < 50, feature
+    assert not version["drifted"], version
+
+
+@then("drift cannot be measured: the served model has no training profile")
+def no_profile(response: httpx.Response) -> None:
+    """The version's drift says its baseline is missing, with the reason, and flags nothing."""
+    versions = _ok(response)["versions"]
+    assert len(versions) == 1, versions
+    version = versions[0]
+    assert version["baseline"] == "missing" and "training profile" in version["message"], version
+    assert version["features"] == [] and not version["drifted"], version

@@ -8,7 +8,7 @@ Bins
     time. The outer bins are open-ended: a recent value below ``e_1`` counts in the first bin, a value at or
     above ``e_{k-1}`` in the last, so values outside the training range are never dropped (they are exactly
     what drift looks like). Bin ``i`` holds ``e_i <= x < e_{i+1}``; the same rule as PostgreSQL's
-    ``width_bucket(x, ARRAY[e_1..e_{k-1}])``, so counts may come from SQL or from :func:`bin_numeric`.
+    ``width_bucket(x, ARRAY[e_1..e_{k-1}])``, which counts them (see ``server.services.monitoring``).
   - categorical features: one bin per category seen in training plus an ``other`` bin for categories the
     baseline never saw (its baseline share is 0, smoothed below).
   - prediction: the predicted probability over the baseline's fixed bins (0.0, 0.1, ... 1.0) like a numeric
@@ -26,11 +26,9 @@ PSI's sampling noise grows as ``(bins - 1) / n``, and a handful of requests woul
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
-
-import numpy as np
 
 EPSILON = 1e-4
 MODERATE_THRESHOLD = 0.1
@@ -61,22 +59,6 @@ def severity(value: float) -> str:
 def interior_edges(bin_edges: Sequence[float]) -> list[float]:
     """The thresholds between bins (the outer edges are open): what ``width_bucket`` takes."""
     return [float(e) for e in bin_edges[1:-1]]
-
-
-def bin_numeric(values: Iterable[float], bin_edges: Sequence[float]) -> list[int]:
-    """Counts per bin with open-ended outer bins (see the module docstring)."""
-    data = np.asarray([v for v in values if v is not None], dtype="float64")
-    data = data[~np.isnan(data)]
-    index = np.searchsorted(np.asarray(interior_edges(bin_edges)), data, side="right")
-    return np.bincount(index, minlength=len(bin_edges) - 1).astype(int).tolist()
-
-
-def count_categories(values: Iterable[object]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for value in values:
-        if value is not None:
-            counts[str(value)] = counts.get(str(value), 0) + 1
-    return counts
 
 
 @dataclass
@@ -144,14 +126,6 @@ def categorical_drift(name: str, profile: Mapping[str, Any], counts: Mapping[str
     return _verdict(name, "categorical", [*labels, OTHER], [shares[k] for k in labels] + [0.0], binned)
 
 
-def drift_of(name: str, profile: Mapping[str, Any], values: Iterable[object]) -> Drift:
-    """Drift of raw recent values against one profile entry (numeric or categorical)."""
-    if profile.get("type") == "categorical":
-        return categorical_drift(name, profile, count_categories(values))
-    numbers = [float(v) for v in values if v is not None]  # type: ignore[arg-type]
-    return numeric_drift(name, profile, bin_numeric(numbers, profile["bin_edges"]))
-
-
 @dataclass
 class DriftReport:
     features: list[Drift]
@@ -176,17 +150,3 @@ class DriftReport:
             "features": [d.as_dict() for d in self.features],
             "prediction": [d.as_dict() for d in self.prediction],
         }
-
-
-def compare_frames(
-    profile: Mapping[str, Any],
-    features: Mapping[str, Iterable[object]],
-    predictions: Mapping[str, Iterable[object]] | None = None,
-) -> DriftReport:
-    """Drift of raw recent values (columns by name) against a whole training profile."""
-    report = DriftReport(
-        [drift_of(name, spec, features.get(name, [])) for name, spec in profile["features"].items()], []
-    )
-    for name, spec in profile.get("prediction", {}).items():
-        report.prediction.append(drift_of(name, spec, (predictions or {}).get(name, [])))
-    return report
