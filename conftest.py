@@ -7,8 +7,11 @@ pytest_plugins = [
     "fixtures.allure_labels",
     "fixtures.lakebase",
     "steps.preferences",
+    "steps.lifecycle",
     "fixtures.workspace_admin",
     "steps.catalog",
-    "steps.lifecycle",
+    "steps.faults",
+    "steps.monitoring",
+    "steps.flows",
     "steps.serving",
 ]

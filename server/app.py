@@ -15,14 +15,22 @@ from server.config import Settings
 from server.container import Container
 from server.dependencies import current_user
 from server.errors import install_error_handlers
+from server.metrics import MetricsMiddleware
 from server.middleware import RequestIdMiddleware
 from server.models.errors import USER_ROUTE_ERRORS
-from server.routers import catalog, health, preferences, serving, user
+from server.routers import catalog, health, metrics, monitoring, preferences, serving, user
 
 log = logging.getLogger(__name__)
 
 # Every router here requires a signed-in user; health is added separately, without.
-USER_ROUTERS = [user.router, preferences.router, catalog.router, serving.router]
+USER_ROUTERS = [
+    user.router,
+    metrics.router,
+    preferences.router,
+    catalog.router,
+    serving.router,
+    monitoring.router,
+]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -53,6 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.container = services
     install_error_handlers(app)
     app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(MetricsMiddleware, metrics=services.metrics)
     app.include_router(health.router)
     for router in USER_ROUTERS:
         app.include_router(router, dependencies=[Depends(current_user)], responses=USER_ROUTE_ERRORS)

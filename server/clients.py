@@ -17,6 +17,7 @@ from databricks.sdk import WorkspaceClient
 from databricks.sdk.core import Config
 
 from server.config import Settings
+from server.metrics import AppMetrics, instrument_workspace_client
 
 
 def token_key(token: str) -> str:
@@ -25,8 +26,9 @@ def token_key(token: str) -> str:
 
 
 class WorkspaceClients:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, metrics: AppMetrics | None = None) -> None:
         self._settings = settings
+        self._metrics = metrics
         self._lock = threading.Lock()
         self._user_clients: TTLCache[str, WorkspaceClient] = TTLCache(
             maxsize=4096, ttl=settings.identity_cache_ttl_seconds
@@ -39,7 +41,10 @@ class WorkspaceClients:
             retry_timeout_seconds=self._settings.databricks_retry_timeout_seconds,
             **credentials,
         )
-        return WorkspaceClient(config=config)
+        client = WorkspaceClient(config=config)
+        if self._metrics is not None:
+            instrument_workspace_client(client, self._metrics)
+        return client
 
     @cached_property
     def service_principal(self) -> WorkspaceClient:

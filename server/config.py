@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     serving_max_body_bytes: int = 32 * 1024 * 1024
     serving_metadata_ttl_seconds: float = 30
 
+    # Workspace group whose members may see monitoring data (they must also be able to see the endpoint).
+    monitoring_group: str = "model-monitors"
+
     identity_cache_ttl_seconds: float = Field(30, description="How long a token's identity is trusted")
     app_version: str = "dev"
 

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 from server.clients import WorkspaceClients
 from server.config import Settings
 from server.db import Database, LakebaseCredentials
+from server.metrics import AppMetrics, instrument_database
+from server.services.browsing import BrowsingPreferences
 from server.services.catalog import CatalogService
 from server.services.identity import IdentityService
 from server.services.inference_log import InferenceLog
+from server.services.monitoring import MonitoringService
 from server.services.serving import ServingService
 
 
@@ -34,16 +37,24 @@ class Container:
     identity: IdentityService
     database: Database | None
     catalog: CatalogService
+    browsing: BrowsingPreferences
+    metrics: AppMetrics = field(default_factory=AppMetrics)
 
     @classmethod
     def build(cls, settings: Settings) -> Container:
-        workspace = WorkspaceClients(settings)
+        metrics = AppMetrics()
+        workspace = WorkspaceClients(settings, metrics)
+        database = build_database(settings, workspace)
+        if database is not None:
+            instrument_database(database, metrics)
         return cls(
             settings=settings,
             workspace=workspace,
             identity=IdentityService(workspace, settings.identity_cache_ttl_seconds),
-            database=build_database(settings, workspace),
+            database=database,
             catalog=CatalogService(settings.databricks_warehouse_id),
+            browsing=BrowsingPreferences(database),
+            metrics=metrics,
         )
 
     @cached_property
@@ -53,3 +64,7 @@ class Container:
     @cached_property
     def serving(self) -> ServingService:
         return ServingService(self.settings, self.inference_log)
+
+    @cached_property
+    def monitoring(self) -> MonitoringService:
+        return MonitoringService(self.settings, self.database)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import requests
 from databricks.sdk.errors import DatabricksError
 from databricks.sdk.errors import platform as sdk_errors
 from fastapi import FastAPI, Request
@@ -71,6 +72,18 @@ def from_workspace_error(error: DatabricksError) -> AppError:
     return AppError(502, "UPSTREAM_ERROR", f"The workspace failed: {message}")
 
 
+def from_unreachable_upstream(error: Exception) -> AppError:
+    """The workspace did not answer at all: retries ran out (the SDK raises TimeoutError once its retry
+    deadline passes on 429/503), or no connection / no response within the HTTP timeout."""
+    if isinstance(error, TimeoutError):
+        message = (
+            "The workspace kept refusing (busy or unavailable) until the app gave up; try again shortly."
+        )
+    else:
+        message = "The workspace could not be reached; try again shortly."
+    return AppError(503, "UPSTREAM_UNAVAILABLE", message, retry_after=10)
+
+
 def _validation_details(error: RequestValidationError) -> list[dict[str, Any]]:
     details = []
     for item in error.errors():
@@ -100,6 +113,13 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _workspace(request: Request, error: DatabricksError) -> JSONResponse:
         log.warning("workspace error on %s: %s", request.url.path, error)
         return error_response(request, from_workspace_error(error))
+
+    @app.exception_handler(TimeoutError)
+    @app.exception_handler(requests.ConnectionError)
+    @app.exception_handler(requests.Timeout)
+    async def _unreachable(request: Request, error: Exception) -> JSONResponse:
+        log.warning("workspace unreachable on %s: %s", request.url.path, error.__class__.__name__)
+        return error_response(request, from_unreachable_upstream(error))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, error: Exception) -> JSONResponse:

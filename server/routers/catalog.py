@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from server.dependencies import Services, UserWorkspace
+from server.dependencies import Services, User, UserWorkspace
 from server.models.catalog import (
     MAX_OFFSET,
     MAX_PAGE_SIZE,
@@ -83,9 +83,16 @@ def rows(
     table: Name,
     w: UserWorkspace,
     services: Services,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 100,
+    user: User,
+    limit: Annotated[
+        int | None,
+        Query(
+            ge=1, le=MAX_PAGE_SIZE, description="Rows per page; omitted: the saved catalog.page_size, or 100"
+        ),
+    ] = None,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> RowsPage:
+    limit = limit or services.browsing.rows_page_size(user.user_name)
     return services.catalog.rows(w, catalog, schema, table, RowsQuery(limit=limit, offset=offset))
 
 

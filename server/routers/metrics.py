@@ -1,0 +1,21 @@
+"""Prometheus exposition of the app's own metrics (see ``server.metrics`` for why it needs an identity)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import Response
+
+from server.dependencies import Services
+from server.metrics import CONTENT_TYPE
+
+router = APIRouter(tags=["metrics"])
+
+
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics: requests, latency, upstream calls",
+    response_class=Response,
+    responses={200: {"content": {CONTENT_TYPE: {"schema": {"type": "string"}}}}},
+)
+def metrics(services: Services) -> Response:
+    return Response(services.metrics.exposition(), media_type=CONTENT_TYPE)

@@ -1,0 +1,65 @@
+"""Monitoring of serving endpoints: call metrics and drift over a time window (members of the monitoring
+group who may see the endpoint). Thin: the service holds the logic."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+from starlette.concurrency import run_in_threadpool
+
+from server.dependencies import Services, User, UserWorkspace
+from server.models.monitoring import EndpointDrift, EndpointMetrics
+from server.services.monitoring import resolve_window
+
+router = APIRouter(prefix="/api/monitoring", tags=["monitoring"])
+EndpointName = Annotated[str, Path(min_length=1, max_length=63, description="The serving endpoint's name")]
+Start = Annotated[
+    dt.datetime | None, Query(description="Window start, ISO 8601 with time zone; default: end - 24 h")
+]
+End = Annotated[dt.datetime | None, Query(description="Window end (exclusive), ISO 8601; default: now")]
+ERRORS = {
+    400: {"description": "INVALID_WINDOW"},
+    403: {"description": "MONITORING_NOT_ALLOWED: not in the monitoring group, or may not see the endpoint"},
+    404: {"description": "ENDPOINT_NOT_FOUND"},
+    503: {"description": "LAKEBASE_NOT_CONFIGURED, or DATABASE_UNAVAILABLE with Retry-After"},
+}
+
+
+@router.get(
+    "/endpoints/{name}/metrics",
+    response_model=EndpointMetrics,
+    summary="Requests, error rate and latency p50/p95 of an endpoint, in total and per served version",
+    responses=ERRORS,
+)
+async def endpoint_metrics(
+    name: EndpointName,
+    user: User,
+    ws: UserWorkspace,
+    services: Services,
+    start: Start = None,
+    end: End = None,
+) -> EndpointMetrics:
+    window = resolve_window(start, end)
+    await run_in_threadpool(services.monitoring.authorize, ws, user, name)
+    return await run_in_threadpool(services.monitoring.metrics, name, window)
+
+
+@router.get(
+    "/endpoints/{name}/drift",
+    response_model=EndpointDrift,
+    summary="Feature and prediction drift (PSI) of recent calls against each served version's training data",
+    responses=ERRORS,
+)
+async def endpoint_drift(
+    name: EndpointName,
+    user: User,
+    ws: UserWorkspace,
+    services: Services,
+    start: Start = None,
+    end: End = None,
+) -> EndpointDrift:
+    window = resolve_window(start, end)
+    await run_in_threadpool(services.monitoring.authorize, ws, user, name)
+    return await run_in_threadpool(services.monitoring.drift, name, window)
