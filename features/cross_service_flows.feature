@@ -40,7 +40,7 @@ Feature: Working across the app's services
     When Ana reads 30 rows of "sales.retail.orders" from offset 0
     Then she gets rows 1 to 30 of "sales.retail.orders" and a total of 240
 
-  @US4_3 @critical
+  @US4_3 @critical @fault_injection
   Scenario: Several analysts run the whole flow at once, each seeing only their own data
     Given 6 analysts who may read the catalog "crm"
     When they all run the whole flow at once on the endpoint "churn-flow", each with a page size of their own
