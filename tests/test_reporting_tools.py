@@ -49,8 +49,8 @@ def test_distribution_charts_are_png() -> None:
         distributions_png("nothing", {"baseline": []})
 
 
-def _result(tmp: Path, name: str, status: str) -> None:
-    body = {"fullName": f"features/identity.feature:{name}", "status": status}
+def _result(tmp: Path, name: str, status: str, feature: str = "features/identity.feature") -> None:
+    body = {"fullName": f"{feature}:{name}", "status": status}
     (tmp / f"{abs(hash((name, status)))}-result.json").write_text(json.dumps(body), encoding="utf-8")
 
 
@@ -61,9 +61,19 @@ def test_traceability_reports_each_id_and_fails_unless_every_id_passes(
     _result(tmp_path, "A request without a token is refused", "failed")
     by_id = traceability.scenarios_by_id(traceability.load_results(tmp_path))
     assert traceability.verdict(by_id["0.1"]) == "ok"
-    assert traceability.verdict(by_id["9.4"]) == "UNCOVERED"
+    assert traceability.verdict([]) == "UNCOVERED"
+    assert traceability.verdict(by_id["9.4"]) == "NOT RUN"
     assert {r.status for r in by_id["0.2"]} >= {"failed", "not run"}
     assert traceability.main(["--results", str(tmp_path)]) == 1
     out = capsys.readouterr().out
-    assert "  9.4  UNCOVERED" in out and "failed   features/identity.feature" in out
+    assert "  9.4  NOT RUN" in out and "failed   features/identity.feature" in out
+
+
+def test_traceability_matches_outline_results_by_their_example_values(tmp_path: Path) -> None:
+    outline = 'Limit "<limit>" with offset "<offset>" is refused'
+    _result(tmp_path, 'Limit "10" with offset "1.5" is refused', "passed", "features/table_data.feature")
+    _result(tmp_path, 'Limit "0" with offset "0" is refused', "failed", "features/table_data.feature")
+    by_id = traceability.scenarios_by_id(traceability.load_results(tmp_path))
+    row = next(r for r in by_id["2.9"] if r.name == outline)
+    assert sorted(row.statuses) == ["failed", "passed"]
     assert traceability.main(["--results", str(tmp_path), "--report-only"]) == 0

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -60,6 +61,14 @@ def load_results(results_dir: Path) -> dict[str, list[str]]:
     return statuses
 
 
+def statuses_of(row: ScenarioRow, results: dict[str, list[str]]) -> list[str]:
+    """Results of a scenario; an outline's results carry example values where its name has <placeholders>."""
+    if "<" not in row.name:
+        return results.get(row.full_name, [])
+    pattern = re.compile(".*?".join(map(re.escape, re.split(r"<[^>]+>", row.full_name))) + "$")
+    return [status for name, statuses in results.items() if pattern.match(name) for status in statuses]
+
+
 def scenarios_by_id(results: dict[str, list[str]]) -> dict[str, list[ScenarioRow]]:
     by_id: dict[str, list[ScenarioRow]] = {i: [] for i in stories.scenario_ids()}
     for parsed in parse_all():
@@ -69,7 +78,7 @@ def scenarios_by_id(results: dict[str, list[str]]) -> dict[str, list[ScenarioRow
         for template in parsed.templates:
             tags = feature_tags | set(template.tags) | (template.rule.tags if template.rule else set())
             row = ScenarioRow(parsed.path, template.name, template.line_number)
-            row.statuses = results.get(row.full_name, [])
+            row.statuses = statuses_of(row, results)
             for scenario_id in scenario_ids(tags):
                 by_id.setdefault(scenario_id, []).append(row)
     return by_id
