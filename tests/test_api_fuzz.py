@@ -19,6 +19,9 @@ from fixtures.clients import USER_TOKEN_HEADER
 from fixtures.stack import Stack
 
 FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "150"))
+# CI explores the same cases every run (a red build is a real finding, not a lucky seed); set FUZZ_RANDOM=1
+# to explore new ones locally, and turn each finding into a fix in the app.
+FUZZ_RANDOM = os.environ.get("FUZZ_RANDOM") == "1"
 MIN_TOTAL_CASES = 1000
 
 
