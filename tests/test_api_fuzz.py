@@ -53,7 +53,11 @@ def test_every_operation_conforms_to_its_schema(stack: Stack) -> None:
 def fuzzer(operation, headers: dict[str, str], cases: dict[str, int]):
     @given(case=operation.as_strategy())
     @settings(
-        max_examples=FUZZ_EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+        max_examples=FUZZ_EXAMPLES,
+        deadline=None,
+        database=None,
+        derandomize=not FUZZ_RANDOM,
+        suppress_health_check=list(HealthCheck),
     )
     def fuzz(case) -> None:
         cases[operation.label] += 1
