@@ -22,6 +22,12 @@ Feature: Model serving
       When Ana opens the endpoint "churn"
       Then she sees it is ready and sends all traffic to version 1 of the churn model
 
+    @US3_2 @normal @fault_injection
+    Scenario: An endpoint still being created is not ready and serves no model yet
+      Given the endpoint "churn-new" is still being created
+      When Ana opens the endpoint "churn-new"
+      Then she sees it is not ready yet, being updated, with no model served
+
     @US3_3 @normal
     Scenario: An endpoint that does not exist
       When Ana opens the endpoint "no-such-model"

@@ -679,3 +679,30 @@ def answer_not_logged(response: httpx.Response) -> None:
     """The prediction came back, but no inference-log row was written for it."""
     answer = _ok(response)
     assert answer["log_id"] is None, answer
+
+
+@given(parsers.re(rf"{ENDPOINT} is still being created"))
+def endpoint_being_created(serving: Serving, control: FakeControl, endpoint: str) -> None:
+    """Creates the endpoint (version 1 of the churn model) without waiting; its rollout stays in progress."""
+    from databricks.sdk.service.serving import EndpointCoreConfigInput
+
+    name = serving.name(endpoint)
+    control.serving_update_polls(1000)
+    try:
+        serving.admin.serving_endpoints.create(
+            name,
+            config=EndpointCoreConfigInput(
+                name=name, served_entities=serving.entities(serving.models.churn, serving.version(1))
+            ),
+        )
+    finally:
+        control.serving_update_polls(0)
+    serving.created.append(name)
+
+
+@then(parsers.re(r"(?:she|he|they) sees it is not ready yet, being updated, with no model served"))
+def sees_not_ready(response: httpx.Response) -> None:
+    """The endpoint is NOT_READY with its first config still rolling out, so no served entity is live."""
+    details = _ok(response)
+    assert details["ready"] == "NOT_READY" and details["config_update"] == "IN_PROGRESS", details
+    assert details["served_entities"] == [] and details["config_version"] is None, details
