@@ -83,6 +83,12 @@ Feature: Model serving
       And the refusal names "support_tickets" as missing and "favourite_colour" as unexpected
 
     @US3_9 @normal
+    Scenario: A column the model does not know is refused, though none is missing
+      When Ana scores customers with an extra "favourite_colour" with the endpoint "churn"
+      Then the request is refused with status 400 as "INVALID_INPUT"
+      And the refusal names "favourite_colour" as unexpected and no column as missing
+
+    @US3_9 @normal
     Scenario: A value of the wrong type is refused by the model, naming the column
       When Ana scores a customer whose "tenure_months" is "two years" with the endpoint "churn"
       Then the request is refused with status 400 as "INVALID_INPUT"

@@ -706,3 +706,23 @@ def sees_not_ready(response: httpx.Response) -> None:
     details = _ok(response)
     assert details["ready"] == "NOT_READY" and details["config_update"] == "IN_PROGRESS", details
     assert details["served_entities"] == [] and details["config_version"] is None, details
+
+
+@when(
+    parsers.re(rf'{WHO} scores customers with an extra "(?P<extra>[^"]+)" with {ENDPOINT}'),
+    target_fixture="response",
+)
+def scores_extra_column(
+    people: Cast, serving: Serving, who: str, extra: str, endpoint: str
+) -> httpx.Response:
+    """Scores customers that have every column of the signature and one more."""
+    serving.sent = [{**r, extra: "teal"} for r in sample_records(3, seed=9)]
+    return score(people[who].app, serving, endpoint, serving.sent)
+
+
+@then(parsers.parse('the refusal names "{extra}" as unexpected and no column as missing'))
+def refusal_names_only_extra(response: httpx.Response, extra: str) -> None:
+    """The refusal details hold exactly that unexpected column; the message names it and nothing missing."""
+    error = response.json()["error"]
+    assert error["details"] == [{"field": extra, "issue": "unexpected column"}], error
+    assert extra in error["message"] and "missing" not in error["message"], error
