@@ -17,6 +17,7 @@ Feature: Deploying the champion model
   @US8_5 @critical
   Scenario: Deploying re-points an existing endpoint at a new champion
     Given the endpoint "churn-prod" serves version 1 of the churn model
+    And Ana has scored customers 2 times with the endpoint "churn-prod"
     And version 2 of the churn model is the champion
     When the pipeline deploys the champion of the churn model to the endpoint "churn-prod"
     Then the deployment serves version 2 of the churn model

@@ -22,9 +22,17 @@ Feature: Model serving
       When Ana opens the endpoint "churn"
       Then she sees it is ready and sends all traffic to version 1 of the churn model
 
+    @US3_2 @normal @fault_injection
+    Scenario: An endpoint still being created is not ready and serves no model yet
+      Given the endpoint "churn-new" is still being created
+      When Ana opens the endpoint "churn-new"
+      Then she sees it is not ready yet, being updated, with no model served
+
     @US3_3 @normal
     Scenario: An endpoint that does not exist
       When Ana opens the endpoint "no-such-model"
+      Then the request is refused with status 404 as "ENDPOINT_NOT_FOUND"
+      When Ana scores 1 customer with the endpoint "no-such-model"
       Then the request is refused with status 404 as "ENDPOINT_NOT_FOUND"
 
     @US3_4 @normal
@@ -38,6 +46,12 @@ Feature: Model serving
       Given the endpoint "legacy" serves a model without a signature
       When Ana asks for the input schema of the endpoint "legacy"
       Then the schema type is "unknown" with a message saying how to get one
+
+    @US3_4 @US3_5 @normal
+    Scenario: A model without a signature still scores customers, unchecked
+      Given the endpoint "legacy" serves a model without a signature
+      When Ana scores 4 customers with the endpoint "legacy"
+      Then she gets the model without a signature's own predictions for those customers
 
   Rule: Real-time predictions, logged
 
@@ -69,15 +83,47 @@ Feature: Model serving
       And the refusal names "support_tickets" as missing and "favourite_colour" as unexpected
 
     @US3_9 @normal
-    Scenario: Too many records for one real-time call
-      When Ana scores 1001 customers with the endpoint "churn"
-      Then the request is refused with status 413 as "PAYLOAD_TOO_LARGE"
+    Scenario: A column the model does not know is refused, though none is missing
+      When Ana scores customers with an extra "favourite_colour" with the endpoint "churn"
+      Then the request is refused with status 400 as "INVALID_INPUT"
+      And the refusal names "favourite_colour" as unexpected and no column as missing
+
+    @US3_9 @normal
+    Scenario: A value of the wrong type is refused by the model, naming the column
+      When Ana scores a customer whose "tenure_months" is "two years" with the endpoint "churn"
+      Then the request is refused with status 400 as "INVALID_INPUT"
+      And the refusal names "tenure_months"
+
+    @US3_9 @normal
+    Scenario Outline: A real-time call takes between 1 and 1000 customers
+      When Ana scores <count> customers with the endpoint "churn"
+      Then the request is refused with status <status> as "<code>"
+
+      Examples:
+        | count | status | code              |
+        | 0     | 400    | INVALID_REQUEST   |
+        | 1001  | 413    | PAYLOAD_TOO_LARGE |
+
+    @US3_7 @normal
+    Scenario: The history can be narrowed to one endpoint
+      Given the endpoint "churn-next" serves version 2 of the churn model
+      And Ana has scored customers 3 times with the endpoint "churn"
+      And Ana has scored customers 2 times with the endpoint "churn-next"
+      When Ana reads her inference history of the endpoint "churn-next"
+      Then she sees only her 2 calls of the endpoint "churn-next", newest first
 
     @US3_10 @normal @fault_injection
     Scenario: No history without Lakebase
       Given Ana uses an app that has no Lakebase configured
       When Ana reads her inference history
       Then the request is refused with status 503 as "LAKEBASE_NOT_CONFIGURED"
+
+    @US3_5 @US3_10 @normal @fault_injection
+    Scenario: Without Lakebase predictions still come, unlogged
+      Given Ana uses an app that has no Lakebase configured
+      When Ana scores 5 customers with the endpoint "churn"
+      Then she gets version 1 of the churn model's own predictions for those customers
+      And the answer names no entry of her inference history
 
   Rule: Batches
 
@@ -93,6 +139,17 @@ Feature: Model serving
       When Ana scores 3000 customers in one batch with the endpoint "churn"
       Then 1 chunk of 1000 customers is reported as failed and its predictions are empty
       And the other customers get version 1's own predictions
+
+    @US3_11 @US5_5 @normal @fault_injection
+    Scenario: A batch whose every chunk fails is refused with the model's failure
+      Given the endpoint "churn" fails 2 of its next calls
+      When Ana scores 2000 customers in one batch with the endpoint "churn"
+      Then the request is refused with status 502 as "UPSTREAM_ERROR"
+
+    @US3_11 @normal
+    Scenario: Too many customers for one batch
+      When Ana scores 100001 customers in one batch with the endpoint "churn"
+      Then the request is refused with status 413 as "PAYLOAD_TOO_LARGE"
 
   Rule: A/B testing
 

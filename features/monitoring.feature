@@ -115,6 +115,18 @@ Feature: Monitoring served models
       Then the request is refused with status 404 as "ENDPOINT_NOT_FOUND"
 
     @US9_1 @minor
-    Scenario: A window that ends before it starts is refused
-      When Mia looks at the metrics of the endpoint "churn-watch" over a window that ends before it starts
+    Scenario Outline: A window the metrics cannot be read over is refused
+      When Mia looks at the metrics of the endpoint "churn-watch" over <window>
       Then the request is refused with status 400 as "INVALID_WINDOW"
+
+      Examples:
+        | window                              |
+        | a window that ends before it starts |
+        | a window of 32 days                 |
+        | a window given without a time zone  |
+
+    @US9_1 @normal @fault_injection
+    Scenario: No monitoring without Lakebase
+      Given Mia uses an app that has no Lakebase configured
+      When Mia looks at the metrics of the endpoint "churn-watch"
+      Then the request is refused with status 503 as "LAKEBASE_NOT_CONFIGURED"

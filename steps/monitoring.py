@@ -487,3 +487,25 @@ def no_profile(response: httpx.Response) -> None:
     version = versions[0]
     assert version["baseline"] == "missing" and "training profile" in version["message"], version
     assert version["features"] == [] and not version["drifted"], version
+
+
+@when(
+    parsers.re(rf"{WHO} looks at the metrics of {ENDPOINT} over a window of (?P<days>\d+) days"),
+    target_fixture="response",
+)
+def metrics_long_window(people: Cast, serving, who: str, endpoint: str, days: str) -> httpx.Response:
+    """Reads metrics for a window ending now and starting that many days earlier."""
+    now = dt.datetime.now(dt.UTC)
+    params = {"start": (now - dt.timedelta(days=int(days))).isoformat(), "end": now.isoformat()}
+    return people[who].app.get(f"/api/monitoring/endpoints/{serving.name(endpoint)}/metrics", params=params)
+
+
+@when(
+    parsers.re(rf"{WHO} looks at the metrics of {ENDPOINT} over a window given without a time zone"),
+    target_fixture="response",
+)
+def metrics_naive_window(people: Cast, serving, who: str, endpoint: str) -> httpx.Response:
+    """Reads metrics for the last hour, its times written without a time zone (no Z, no offset)."""
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    params = {"start": (now - dt.timedelta(hours=1)).isoformat(), "end": now.isoformat()}
+    return people[who].app.get(f"/api/monitoring/endpoints/{serving.name(endpoint)}/metrics", params=params)

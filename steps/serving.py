@@ -618,3 +618,111 @@ def predictions_from_version(people: Cast, serving: Serving, who: str, endpoint:
     assert answer["predictions"] == serving.models.predict(serving.models.churn, version, records)
     [logged] = _ok(person.app.get("/api/serving/history", params={"limit": 1}))["items"]
     assert logged["id"] == answer["log_id"] and logged["model_version"] == version
+
+
+# Further phrases: input the model refuses, the history of one endpoint, calls made without Lakebase --------
+@when(
+    parsers.re(rf'{WHO} scores a customer whose "(?P<column>\w+)" is "(?P<value>[^"]+)" with {ENDPOINT}'),
+    target_fixture="response",
+)
+def scores_wrong_type(
+    people: Cast, serving: Serving, who: str, column: str, value: str, endpoint: str
+) -> httpx.Response:
+    """Scores one customer whose column holds text where the model's signature expects a number."""
+    serving.sent = [{**sample_records(1, seed=5)[0], column: value}]
+    return score(people[who].app, serving, endpoint, serving.sent)
+
+
+@when(parsers.re(rf"{WHO} reads {PRONOUN} inference history of {ENDPOINT}"), target_fixture="response")
+def reads_history_of_endpoint(people: Cast, serving: Serving, who: str, endpoint: str) -> httpx.Response:
+    """Reads the person's inference history, only the calls to that endpoint."""
+    return people[who].app.get("/api/serving/history", params={"endpoint": serving.name(endpoint)})
+
+
+@then(parsers.re(r'the refusal names "(?P<column>[^"]+)"$'))
+def refusal_names_column(response: httpx.Response, column: str) -> None:
+    """The refusal's message names the offending column."""
+    error = response.json()["error"]
+    assert column in error["message"], error
+
+
+@then(parsers.re(r"(?:she|he|they) gets the model without a signature's own predictions for those customers"))
+def unsigned_predictions(serving: Serving, response: httpx.Response) -> None:
+    """The answer is the unsigned model's own answer for the records sent, and names that model."""
+    answer = _ok(response)
+    models = serving.models
+    assert answer["model_name"] == models.unsigned and answer["model_version"] == models.unsigned_version
+    assert answer["predictions"] == models.predict(models.unsigned, models.unsigned_version, serving.sent)
+
+
+@then(
+    parsers.re(
+        rf"(?:she|he|they) sees only {PRONOUN} (?P<count>\d+) calls of {ENDPOINT}, newest first",
+    )
+)
+def sees_calls_of_endpoint(
+    people: Cast, serving: Serving, response: httpx.Response, count: str, endpoint: str
+) -> None:
+    """The history holds exactly that many calls, all to that endpoint, in the order made, newest first."""
+    history = _ok(response)
+    items = history["items"]
+    assert history["total"] == len(items) == int(count), history
+    assert {item["endpoint"] for item in items} == {serving.name(endpoint)}
+    ids = [item["id"] for item in items]
+    assert ids == sorted(ids, reverse=True)
+    sent = [personal_records(people.last.name, i) for i in reversed(range(int(count)))]
+    assert [item["inputs"] for item in items] == sent
+
+
+@then(parsers.re(rf"the answer names no entry of {PRONOUN} inference history"))
+def answer_not_logged(response: httpx.Response) -> None:
+    """The prediction came back, but no inference-log row was written for it."""
+    answer = _ok(response)
+    assert answer["log_id"] is None, answer
+
+
+@given(parsers.re(rf"{ENDPOINT} is still being created"))
+def endpoint_being_created(serving: Serving, control: FakeControl, endpoint: str) -> None:
+    """Creates the endpoint (version 1 of the churn model) without waiting; its rollout stays in progress."""
+    from databricks.sdk.service.serving import EndpointCoreConfigInput
+
+    name = serving.name(endpoint)
+    control.serving_update_polls(1000)
+    try:
+        serving.admin.serving_endpoints.create(
+            name,
+            config=EndpointCoreConfigInput(
+                name=name, served_entities=serving.entities(serving.models.churn, serving.version(1))
+            ),
+        )
+    finally:
+        control.serving_update_polls(0)
+    serving.created.append(name)
+
+
+@then(parsers.re(r"(?:she|he|they) sees it is not ready yet, being updated, with no model served"))
+def sees_not_ready(response: httpx.Response) -> None:
+    """The endpoint is NOT_READY with its first config still rolling out, so no served entity is live."""
+    details = _ok(response)
+    assert details["ready"] == "NOT_READY" and details["config_update"] == "IN_PROGRESS", details
+    assert details["served_entities"] == [] and details["config_version"] is None, details
+
+
+@when(
+    parsers.re(rf'{WHO} scores customers with an extra "(?P<extra>[^"]+)" with {ENDPOINT}'),
+    target_fixture="response",
+)
+def scores_extra_column(
+    people: Cast, serving: Serving, who: str, extra: str, endpoint: str
+) -> httpx.Response:
+    """Scores customers that have every column of the signature and one more."""
+    serving.sent = [{**r, extra: "teal"} for r in sample_records(3, seed=9)]
+    return score(people[who].app, serving, endpoint, serving.sent)
+
+
+@then(parsers.parse('the refusal names "{extra}" as unexpected and no column as missing'))
+def refusal_names_only_extra(response: httpx.Response, extra: str) -> None:
+    """The refusal details hold exactly that unexpected column; the message names it and nothing missing."""
+    error = response.json()["error"]
+    assert error["details"] == [{"field": extra, "issue": "unexpected column"}], error
+    assert extra in error["message"] and "missing" not in error["message"], error

@@ -38,9 +38,8 @@ OTHER = "other"
 
 
 def psi(baseline: Sequence[float], recent: Sequence[float], epsilon: float = EPSILON) -> float:
-    """PSI of two aligned share vectors (each summing to 1), shares floored at ``epsilon``."""
-    if len(baseline) != len(recent):
-        raise ValueError(f"{len(baseline)} baseline bins but {len(recent)} recent bins")
+    """PSI of two aligned share vectors (each summing to 1), shares floored at ``epsilon``; ValueError if
+    their lengths differ."""
     total = 0.0
     for b, r in zip(baseline, recent, strict=True):
         b, r = max(float(b), epsilon), max(float(r), epsilon)

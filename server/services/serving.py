@@ -175,18 +175,14 @@ class ServingService:
         self._details[name] = endpoint
         return endpoint
 
-    def _entity(self, ws: WorkspaceClient, name: str, served: str | None) -> ServedEntity | None:
-        """The served entity that answered, from cached details (refreshed if it is not known yet)."""
-        if served is None:
-            return None
-        for fresh in (False, True):
-            entity = next(
-                (e for e in self.get_endpoint(ws, name, fresh=fresh).served_entities if e.name == served),
-                None,
-            )
-            if entity is not None:
-                return entity
-        return None
+    def _entity(self, ws: WorkspaceClient, name: str, served: str) -> ServedEntity | None:
+        """The served entity that answered, from cached details, refreshed once if it is not known yet (the
+        endpoint was re-pointed); None if even fresh details do not name it (re-pointed again meanwhile)."""
+
+        def named(endpoint: Endpoint) -> ServedEntity | None:
+            return next((e for e in endpoint.served_entities if e.name == served), None)
+
+        return named(self.get_endpoint(ws, name, fresh=False)) or named(self.get_endpoint(ws, name))
 
     # schema ---------------------------------------------------------------------------------------------
     def input_schema(self, ws: WorkspaceClient, name: str) -> InputSchema:
@@ -194,7 +190,8 @@ class ServingService:
         if cached is not None:
             return cached
         response = self._workspace_call(name, lambda: ws.serving_endpoints.get_open_api(name))
-        document = json.loads(response.contents.read()) if response.contents else {}
+        # raw=True: the SDK always sets ``contents`` to the streamed body
+        document = json.loads(response.contents.read())
         schema = schema_from_openapi(name, document)
         self._schemas[name] = schema
         return schema
@@ -413,35 +410,32 @@ class ServingService:
 
 def schema_from_openapi(name: str, document: dict[str, Any]) -> InputSchema:
     """The input columns of the endpoint's first served entity, from its OpenAPI document."""
-    for path, operations in (document.get("paths") or {}).items():
-        body = ((operations.get("post") or {}).get("requestBody") or {}).get("content") or {}
-        schema = (body.get("application/json") or {}).get("schema") or {}
-        served = path.split("/served-models/", 1)[-1].split("/", 1)[0] if "/served-models/" in path else None
-        for option in schema.get("oneOf") or [schema]:
-            records = (option.get("properties") or {}).get("dataframe_records") or {}
-            items = records.get("items") or {}
-            properties = items.get("properties")
-            if not properties:
-                continue
-            required = set(items.get("required") or [])
-            columns = [
-                InputColumn(
-                    name=column,
-                    type=spec.get("type", "string"),
-                    format=spec.get("format"),
-                    required=column in required,
-                )
-                for column, spec in properties.items()
-            ]
-            example = {c.name: EXAMPLE_VALUES.get(c.type, "text") for c in columns}
-            return InputSchema(
-                endpoint=name,
-                served_entity=served,
-                type="dataframe",
-                columns=columns,
-                example_request={"records": [example]},
+    path, operations = next(iter((document.get("paths") or {}).items()), ("", {}))
+    body = ((operations.get("post") or {}).get("requestBody") or {}).get("content") or {}
+    schema = (body.get("application/json") or {}).get("schema") or {}
+    served = path.split("/served-models/", 1)[-1].split("/", 1)[0] if "/served-models/" in path else None
+    for option in schema.get("oneOf") or [schema]:
+        records = (option.get("properties") or {}).get("dataframe_records") or {}
+        items = records.get("items") or {}
+        properties = items.get("properties")
+        if not properties:
+            continue
+        required = set(items.get("required") or [])
+        columns = [
+            InputColumn(
+                name=column,
+                type=spec.get("type", "string"),
+                format=spec.get("format"),
+                required=column in required,
             )
+            for column, spec in properties.items()
+        ]
+        example = {c.name: EXAMPLE_VALUES.get(c.type, "text") for c in columns}
         return InputSchema(
-            endpoint=name, served_entity=served, type="unknown", message=UNKNOWN_SCHEMA_MESSAGE
+            endpoint=name,
+            served_entity=served,
+            type="dataframe",
+            columns=columns,
+            example_request={"records": [example]},
         )
-    return InputSchema(endpoint=name, type="unknown", message=UNKNOWN_SCHEMA_MESSAGE)
+    return InputSchema(endpoint=name, served_entity=served, type="unknown", message=UNKNOWN_SCHEMA_MESSAGE)
