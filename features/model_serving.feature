@@ -94,6 +94,12 @@ Feature: Model serving
       Then the request is refused with status 400 as "INVALID_INPUT"
       And the refusal names "tenure_months"
 
+    @US3_6 @US3_9 @normal
+    Scenario: A refused value holding a NUL character is still logged, never a server error
+      When Ana scores a customer whose "tenure_months" holds a NUL character with the endpoint "churn"
+      Then the request is refused with status 400 as "INVALID_INPUT"
+      And her latest inference history entry is that refusal, the NUL kept as a replacement character
+
     @US3_9 @normal
     Scenario Outline: A real-time call takes between 1 and 1000 customers
       When Ana scores <count> customers with the endpoint "churn"

@@ -46,8 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
-            if services.database is not None:
-                services.database.close()
+            services.close()
 
     # Only health answers without identity: the API description is served to signed-in users only.
     app = FastAPI(

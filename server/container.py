@@ -68,3 +68,10 @@ class Container:
     @cached_property
     def monitoring(self) -> MonitoringService:
         return MonitoringService(self.settings, self.database)
+
+    def close(self) -> None:
+        """Release what the app holds: model-call threads (if serving was used) and the database pool."""
+        if "serving" in self.__dict__:  # cached_property: only close what was built
+            self.serving.close()
+        if self.database is not None:
+            self.database.close()

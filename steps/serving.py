@@ -726,3 +726,28 @@ def refusal_names_only_extra(response: httpx.Response, extra: str) -> None:
     error = response.json()["error"]
     assert error["details"] == [{"field": extra, "issue": "unexpected column"}], error
     assert extra in error["message"] and "missing" not in error["message"], error
+
+
+@when(
+    parsers.re(rf'{WHO} scores a customer whose "(?P<column>[^"]+)" holds a NUL character with {ENDPOINT}'),
+    target_fixture="response",
+)
+def scores_nul_character(
+    people: Cast, serving: Serving, who: str, column: str, endpoint: str
+) -> httpx.Response:
+    """Scores one customer whose column holds text with U+0000 (valid JSON that Postgres jsonb rejects)."""
+    serving.sent = [{**sample_records(1, seed=5)[0], column: "two\x00years"}]
+    return score(people[who].app, serving, endpoint, serving.sent)
+
+
+@then(
+    parsers.re(
+        rf"{PRONOUN} latest inference history entry is that refusal, the NUL kept as a replacement character"
+    )
+)
+def latest_entry_is_nul_refusal(people: Cast, serving: Serving) -> None:
+    """The refused call is in the history with its inputs, U+0000 stored as U+FFFD."""
+    [call] = _ok(people.last.app.get("/api/serving/history", params={"limit": 1}))["items"]
+    [(column, value)] = [(k, v) for k, v in serving.sent[0].items() if isinstance(v, str) and "\x00" in v]
+    assert call["error_code"] == "INVALID_INPUT", call
+    assert call["inputs"][0][column] == value.replace("\x00", "\ufffd"), call["inputs"]

@@ -7,10 +7,13 @@ Rows are bound to their user twice: every query filters on the user, and row-lev
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
+import re
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 from psycopg.types.json import Jsonb
 
 from server.db import Database
@@ -23,6 +26,19 @@ _COLUMNS = (
     "id, endpoint, served_entity, model_name, model_version, request_id, batch_id::text, chunk_index, "
     "record_count, inputs, outputs, status, error_code, error_message, latency_ms, started_at, finished_at"
 )
+
+
+# jsonb cannot hold U+0000 in strings; the log keeps U+FFFD in its place (an escaped backslash before
+# "u0000" is text, not a NUL, and stays as it is).
+_NUL_ESCAPE = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
+
+
+def _dumps_without_nul(value: Any) -> str:
+    return _NUL_ESCAPE.sub(r"\1\\ufffd", json.dumps(value))
+
+
+def storable_json(value: Any) -> Jsonb:
+    return Jsonb(value, dumps=_dumps_without_nul)
 
 
 @dataclass
@@ -82,8 +98,8 @@ class InferenceLog:
                         call.batch_id,
                         call.chunk_index,
                         len(call.inputs),
-                        Jsonb(call.inputs),
-                        None if call.outputs is None else Jsonb(call.outputs),
+                        storable_json(call.inputs),
+                        None if call.outputs is None else storable_json(call.outputs),
                         call.status,
                         call.error_code,
                         call.error_message,
@@ -95,6 +111,9 @@ class InferenceLog:
             return int(row[0]) if row else None
         except AppError as error:
             log.warning("inference on %s not logged: %s", call.endpoint, error.code)
+            return None
+        except psycopg.DataError as error:  # a value Postgres cannot hold must not fail the user's call
+            log.warning("inference on %s not logged: %s", call.endpoint, error.__class__.__name__)
             return None
 
     def history(self, user: str, limit: int, offset: int, endpoint: str | None = None) -> InferenceHistory:
