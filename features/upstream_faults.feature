@@ -56,15 +56,16 @@ Feature: Recovering from upstream faults
         | the SQL warehouse |
 
     @US5_5 @normal @fault_injection
-    Scenario Outline: The SQL warehouse refuses with status <status>: the refusal reaches Ana as such
+    Scenario Outline: The SQL warehouse refuses with status <status> as "<code>": Ana is told "<answer>"
       Given the SQL warehouse refuses every request with status <status> as "<code>"
       When Ana reads the table "sales.retail.orders"
-      Then the request is refused with status <status> as "<code>"
+      Then the request is refused with status <status> as "<answer>"
 
       Examples:
-        | status | code                    |
-        | 403    | PERMISSION_DENIED       |
-        | 404    | RESOURCE_DOES_NOT_EXIST |
+        | status | code                    | answer                  |
+        | 403    | PERMISSION_DENIED       | PERMISSION_DENIED       |
+        | 404    | RESOURCE_DOES_NOT_EXIST | RESOURCE_DOES_NOT_EXIST |
+        | 401    | UNAUTHENTICATED         | INVALID_TOKEN           |
 
     @US5_5 @normal @fault_injection
     Scenario: Unity Catalog refuses a listing as invalid: the refusal reaches Ana as such
