@@ -14,4 +14,5 @@ pytest_plugins = [
     "steps.monitoring",
     "steps.flows",
     "steps.serving",
+    "steps.operations",
 ]

@@ -40,6 +40,34 @@ Feature: Working across the app's services
     When Ana reads 30 rows of "sales.retail.orders" from offset 0
     Then she gets rows 1 to 30 of "sales.retail.orders" and a total of 240
 
+  @US4_2 @normal
+  Scenario: A saved page size that is not a usable page size is ignored
+    Given the reference catalogs "sales" and "hr"
+    And Ana is a workspace user in the group "analysts"
+    And Ana may read the catalog "sales"
+    And Ana has saved "catalog.page_size" as the number 5000
+    When Ana reads the table "sales.retail.orders"
+    Then she gets rows 1 to 100 of "sales.retail.orders" and a total of 240
+
+  @US4_2 @US5_1 @fault_injection @normal
+  Scenario: While the database is down, tables still read with the standard page size
+    Given the reference catalogs "sales" and "hr"
+    And Ana is a workspace user in the group "analysts"
+    And Ana may read the catalog "sales"
+    And Ana has saved "catalog.page_size" as the number 25
+    When the database goes down
+    And Ana reads the table "sales.retail.orders"
+    Then she gets rows 1 to 100 of "sales.retail.orders" and a total of 240
+
+  @US4_2 @US1_6 @fault_injection @normal
+  Scenario: Without Lakebase configured, tables read with the standard page size
+    Given the reference catalogs "sales" and "hr"
+    And Ana is a workspace user in the group "analysts"
+    And Ana may read the catalog "sales"
+    And Ana uses an app that has no Lakebase configured
+    When Ana reads the table "sales.retail.orders"
+    Then she gets rows 1 to 100 of "sales.retail.orders" and a total of 240
+
   @US4_3 @critical @fault_injection
   Scenario: Several analysts run the whole flow at once, each seeing only their own data
     Given 6 analysts who may read the catalog "crm"

@@ -104,6 +104,51 @@ Feature: Reading table data
         | amount     | lots      |
         | paid       | maybe     |
         | ordered_at | yesterday |
+        | amount     | NaN       |
+
+    @US2_6 @normal
+    Scenario: Rows filtered on a true/false value sent as such
+      Given Ana may read the catalog "sales"
+      When Ana reads the rows of "sales.retail.orders" where "paid" is true
+      Then she gets exactly the matching rows of "sales.retail.orders"
+
+    @US2_6 @normal
+    Scenario Outline: A number or true/false that does not fit the column's type is refused: <column> <value>
+      Given Ana may read the catalog "sales"
+      When Ana reads the rows of "sales.retail.orders" where "<column>" is <value>
+      Then the request is refused with status 400 as "INVALID_FILTER"
+      And the refusal names the field "filters[0].value"
+
+      Examples:
+        | column   | value          |
+        | quantity | the number 2.5 |
+        | quantity | true           |
+        | amount   | false          |
+
+    @US2_6 @normal
+    Scenario: A true/false column cannot be filtered by a range
+      Given Ana may read the catalog "sales"
+      When Ana reads the rows of "sales.retail.orders" where "paid" is between false and true
+      Then the request is refused with status 400 as "INVALID_FILTER"
+      And the refusal names the field "filters[0].op"
+
+    @US2_6 @normal
+    Scenario: Rows with and without a value in a column
+      Given Ana may read the catalog "sales"
+      When Ana reads the rows of "sales.retail.orders" where "region" has a value
+      Then she gets rows 1 to 240 of "sales.retail.orders" and a total of 240
+      When Ana reads the rows of "sales.retail.orders" where "region" has no value
+      Then she gets no matching rows
+
+  Rule: Rows are read through the SQL warehouse the app is configured with
+
+    # Needs a second instance of the app, started locally without a SQL warehouse.
+    @US2_5 @fault_injection @normal
+    Scenario: Without a SQL warehouse configured, reading rows says so
+      Given Ana may read the catalog "sales"
+      And Ana uses an app that has no SQL warehouse configured
+      When Ana reads the table "sales.retail.orders"
+      Then the request is refused with status 503 as "WAREHOUSE_NOT_CONFIGURED"
 
   Rule: Permissions are checked on every request
 

@@ -56,6 +56,24 @@ Feature: Recovering from upstream faults
         | the SQL warehouse |
 
     @US5_5 @normal @fault_injection
+    Scenario Outline: The SQL warehouse refuses with status <status> as "<code>": Ana is told "<answer>"
+      Given the SQL warehouse refuses every request with status <status> as "<code>"
+      When Ana reads the table "sales.retail.orders"
+      Then the request is refused with status <status> as "<answer>"
+
+      Examples:
+        | status | code                    | answer                  |
+        | 403    | PERMISSION_DENIED       | PERMISSION_DENIED       |
+        | 404    | RESOURCE_DOES_NOT_EXIST | RESOURCE_DOES_NOT_EXIST |
+        | 401    | UNAUTHENTICATED         | INVALID_TOKEN           |
+
+    @US5_5 @normal @fault_injection
+    Scenario: Unity Catalog refuses a listing as invalid: the refusal reaches Ana as such
+      Given Unity Catalog refuses every request with status 400 as "INVALID_PARAMETER_VALUE"
+      When Ana lists the catalogs
+      Then the request is refused with status 400 as "INVALID_PARAMETER_VALUE"
+
+    @US5_5 @normal @fault_injection
     Scenario: Unity Catalog keeps refusing beyond the app's patience
       Given Ana uses an app that gives up on the workspace after a few seconds
       And Unity Catalog keeps refusing every request with status 503

@@ -14,6 +14,7 @@ import re
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import quote
@@ -23,9 +24,10 @@ import httpx
 import pytest
 from pytest_bdd import given, parsers, then, when
 
-from fixtures.clients import FakeControl
+from fixtures.clients import AppClient, FakeControl
 from fixtures.data import catalog as data
 from fixtures.pytest_plugin import Cast
+from fixtures.stack import Stack
 from fixtures.workspace_admin import Grants, WorkspaceAdmin
 
 NAME = r'"(?P<{}>[^"]+)"'
@@ -89,6 +91,20 @@ def large_data(catalog_admin: WorkspaceAdmin) -> LargeData:
     return LargeData(catalog_admin)
 
 
+@pytest.fixture(scope="session")
+def app_without_warehouse(stack: Stack) -> Iterator[str]:
+    """URL of a second app instance, same workspace and database, with no SQL warehouse configured."""
+    from fixtures.workspace.server import BackgroundServer
+    from server.app import create_app
+
+    if stack.app_settings is None:
+        pytest.fail("a second app instance can only be started in mock mode (tag @fault_injection)")
+    settings = stack.app_settings.model_copy(update={"databricks_warehouse_id": None})  # type: ignore[attr-defined]
+    server = BackgroundServer(create_app(settings), "app-without-warehouse").start()
+    yield server.url
+    server.stop()
+
+
 def table_path(catalog_admin: WorkspaceAdmin, logical_table: str) -> str:
     catalog, schema, table = [*catalog_admin.real(logical_table).split(".", 2), "", ""][:3]
     parts = [quote(p, safe="") for p in (catalog, schema, table)]
@@ -148,6 +164,13 @@ def may_read_table(people: Cast, grants: Grants, who: str, table: str) -> None:
     grants.grant("catalog", catalog, person.user_name, [privilege("USE_CATALOG")])
     grants.grant("schema", f"{catalog}.{schema}", person.user_name, [privilege("USE_SCHEMA")])
     grants.grant("table", table, person.user_name, [privilege("SELECT")])
+
+
+@given(parsers.re(r"(?P<who>[A-Z]\w+) uses an app that has no SQL warehouse configured"))
+def uses_app_without_warehouse(people: Cast, app_without_warehouse: str, who: str) -> None:
+    """Points the person at a second instance of the app that has no SQL warehouse set."""
+    person = people[who]
+    person.app = AppClient(app_without_warehouse, person.token)
 
 
 @given(parsers.re(r"the schema " + NAME.format("schema") + r" holds (?P<count>[\d,]+) tables"))
@@ -272,6 +295,38 @@ def read_where_equal(
 ):
     """Reads the rows whose column equals a value."""
     return _filtered(people, catalog_admin, who, table, [{"column": column, "op": "eq", "value": value}])
+
+
+@when(
+    parsers.re(
+        r"(?P<who>\w+) reads the rows of "
+        + NAME.format("table")
+        + ' where "(?P<column>[^"]+)" is (?P<phrase>the number -?[\\d.]+|true|false)$'
+    ),
+    target_fixture="response",
+)
+def read_where_typed(
+    people: Cast, catalog_admin: WorkspaceAdmin, who: str, table: str, column: str, phrase: str
+):
+    """Reads the rows whose column equals a number or true/false, sent as such (not as text)."""
+    value = json.loads(phrase.removeprefix("the number "))
+    return _filtered(people, catalog_admin, who, table, [{"column": column, "op": "eq", "value": value}])
+
+
+@when(
+    parsers.re(
+        r"(?P<who>\w+) reads the rows of "
+        + NAME.format("table")
+        + ' where "(?P<column>[^"]+)" has (?P<amount>no|a) value$'
+    ),
+    target_fixture="response",
+)
+def read_where_null(
+    people: Cast, catalog_admin: WorkspaceAdmin, who: str, table: str, column: str, amount: str
+):
+    """Reads the rows whose column is empty (no value), or holds any value (a value)."""
+    op = "eq" if amount == "no" else "ne"
+    return _filtered(people, catalog_admin, who, table, [{"column": column, "op": op, "value": None}])
 
 
 @when(

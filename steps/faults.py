@@ -70,6 +70,12 @@ def keeps_refusing(control: FakeControl, service: str, status: str) -> None:
     control.add_fault(UPSTREAM[service], status=int(status), error_code=code, retry_after=0)
 
 
+@given(parsers.re(SERVICE + r' refuses every request with status (?P<status>4\d\d) as "(?P<code>[A-Z_]+)"'))
+def permanent_refusal(control: FakeControl, service: str, status: str, code: str) -> None:
+    """The service refuses every request with the given 4xx status and error code (the workspace's own)."""
+    control.add_fault(UPSTREAM[service], status=int(status), error_code=code, message=f"refused: {code}")
+
+
 @given(parsers.re(SERVICE + r" fails with status (?P<status>5\d\d) on every request"))
 def permanent_failure(control: FakeControl, service: str, status: str) -> None:
     """The service fails every request with the given 5xx status."""

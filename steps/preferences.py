@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -356,8 +357,19 @@ def sends_huge(stack: Stack, people: Cast, who: str, how: str, mb: str, key: str
 def database_down(stack: Stack, request: pytest.FixtureRequest) -> None:
     """Stops the embedded PostgreSQL under the running app (restarted after the scenario anyway)."""
     assert stack.postgres is not None
-    request.addfinalizer(stack.postgres.start)  # whatever happens next, later scenarios get their database
+    # Whatever happens next, later scenarios get their database, and an app that has noticed it is back.
+    request.addfinalizer(lambda: database_healed(stack))
     stack.postgres.stop()
+
+
+def database_healed(stack: Stack, seconds: float = 15) -> None:
+    """Starts the database if it is down and waits (polling readiness) until the app uses it again, so a
+    scenario that ends in an outage leaves no 'database down' mark for the next one."""
+    assert stack.postgres is not None
+    stack.postgres.start()
+    deadline = time.monotonic() + seconds
+    while httpx.get(f"{stack.app_url}/api/health/ready", timeout=5).status_code != 200:
+        assert time.monotonic() < deadline, "the app did not take the database back after the outage"
 
 
 @when("the database restarts")
