@@ -51,3 +51,8 @@ Feature: The pipeline's command line
       When the engineer trains the churn model from the table "ml.churn.no_such_customers" on the command line
       Then the command fails with "TABLE_OR_VIEW_NOT_FOUND"
       And the command leaves no training run behind
+
+    @US8_1 @normal
+    Scenario: A table name that is not catalog.schema.table is refused
+      When the engineer prepares churn data from 400 synthetic customers with seed 7 into the table "customers" on the command line
+      Then the command fails with "is not a three-part Unity Catalog name (catalog.schema.table)"
