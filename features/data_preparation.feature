@@ -28,9 +28,36 @@ Feature: Data preparation
     And validation names "column 'monthly_charges': 2 values outside 10..200"
 
   @US8_1 @critical
+  Scenario Outline: Validation refuses data that breaks any one rule
+    Given churn data prepared from 1000 synthetic customers with seed 11
+    When the data is validated after <damage>
+    Then validation fails naming "<problem>"
+
+    Examples:
+      | damage                          | problem                                                      |
+      | the column "customer_id" is dropped | missing columns: customer_id                             |
+      | a column "email" is added       | unexpected columns: email                                    |
+      | only 60 customers are kept      | 60 rows, at least 100 expected                               |
+      | 4 customers are duplicated      | column 'customer_id': 4 duplicated ids                       |
+      | every customer has churned      | column 'churned': only one class present, a model needs both |
+      | 2 contracts read "lifetime"     | column 'contract': unknown values lifetime                   |
+
+  @US8_1 @critical
   Scenario: Prepared customers are written to a Unity Catalog table with change data feed on
     Given the catalog "ml" with the schema "churn" for model data
     When churn data from 400 synthetic customers with seed 7 is prepared into the table "ml.churn.customers"
     Then the table "ml.churn.customers" holds exactly the prepared customers
     And the table "ml.churn.customers" has change data feed enabled
     And the table "ml.churn.customers" passes validation of its schema, row count and nulls
+
+  @US8_1 @critical
+  Scenario: A table made by hand fails validation, naming every problem
+    Given the catalog "ml" with the schema "churn" for model data
+    And the table "ml.churn.export" was made by hand from 40 prepared customers, with ages as text, emails instead of the train/test split and 2 regions left empty
+    When the table "ml.churn.export" is validated
+    Then validation fails naming "missing column 'split'"
+    And validation names "column 'age' is STRING, expected INT"
+    And validation names "unexpected column 'email'"
+    And validation names "table property delta.enableChangeDataFeed is not true"
+    And validation names "40 rows, at least 100 expected"
+    And validation names "column 'region': 2 null values"

@@ -63,3 +63,22 @@ Feature: Model lifecycle
       Then version 1 is the champion
       And version 2 is the challenger
       And version 2 records the decision "kept champion" on ROC AUC, not beating version 1
+
+    @US8_4 @critical
+    Scenario: One command trains, registers and promotes the churn model
+      When the engineer trains, registers and promotes the churn model on the command line
+      Then version 1 is the champion
+      And version 1 records the decision "first champion" on ROC AUC
+
+    @US8_4 @normal
+    Scenario: Promoting the champion again keeps it
+      Given the churn model trained on all features is the champion
+      When version 1 is promoted again
+      Then version 1 is the champion
+      And version 1 records the decision "kept champion" on ROC AUC, not beating version 1
+
+    @US8_4 @normal
+    Scenario: Promotion on a metric the training never recorded is refused
+      Given the churn model trained on all features is registered
+      When version 1 is promoted on the metric "f1_score"
+      Then the command fails with "has no 'f1_score' metric in its run: cannot compare"

@@ -9,11 +9,13 @@ versions or aliases, in any order or worker.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import shutil
 import subprocess
 import uuid
 from collections.abc import Iterator
+from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -566,12 +568,14 @@ def model_data_schema(catalog_admin, make, catalog: str, schema: str) -> None:
     client.schemas.create(schema, catalog_admin.real(catalog), comment="Customer churn")
 
 
-@when(
-    parsers.re(
-        r"churn data from (?P<rows>\d+) synthetic customers with seed (?P<seed>\d+) is prepared into "
-        r"the table " + TABLE
-    )
+PREPARED_INTO_TABLE = (
+    r"churn data from (?P<rows>\d+) synthetic customers with seed (?P<seed>\d+) is prepared into the table "
+    + TABLE
 )
+
+
+@given(parsers.re(PREPARED_INTO_TABLE))
+@when(parsers.re(PREPARED_INTO_TABLE))
 def prepared_into_table(lifecycle: Lifecycle, catalog_admin, rows: str, seed: str, table: str) -> None:
     """The pipeline's prepare step: generate, clean, split, validate, then write the table (SQL warehouse)."""
     from server.pipeline import data, tables
@@ -609,3 +613,318 @@ def table_valid(lifecycle: Lifecycle, catalog_admin, table: str) -> None:
 
     rows = tables.validate_table(catalog_admin.client, catalog_admin.warehouse_id, catalog_admin.real(table))
     assert rows == len(lifecycle.customers)
+
+
+# The pipeline's command line (``python -m server.pipeline ...``), run in this process -----------------------
+@dataclass
+class Command:
+    args: list[str]
+    status: int
+    printed: dict | None
+    errors: str
+
+
+@pytest.fixture
+def command_line(lifecycle: Lifecycle, stack: Stack, monkeypatch: pytest.MonkeyPatch):
+    """Runs the pipeline's command line as a job would: configuration from the environment only."""
+
+    def run(*args: str) -> Command:
+        from server.pipeline.__main__ import main
+
+        settings = lifecycle.settings
+        admin = stack.admin_client().config
+        environment = {
+            "MLFLOW_TRACKING_URI": settings.mlflow_tracking_uri,
+            "MLFLOW_REGISTRY_URI": settings.mlflow_registry_uri,
+            "MLFLOW_ARTIFACT_LOCATION": settings.mlflow_artifact_location,
+            # The workspace as Databricks unified auth finds it (live: already in the environment).
+            "DATABRICKS_HOST": admin.host,
+            "DATABRICKS_TOKEN": admin.token,
+        }
+        printed, errors = io.StringIO(), io.StringIO()
+        with monkeypatch.context() as patch, redirect_stdout(printed), redirect_stderr(errors):
+            for name, value in environment.items():
+                if value:
+                    patch.setenv(name, value)
+            try:
+                status = main(list(args))
+            except SystemExit as exit_:  # argparse, or a usage error with its message
+                status = exit_.code if isinstance(exit_.code, int) else 1
+                if isinstance(exit_.code, str):
+                    errors.write(exit_.code)
+        command = Command(list(args), status, json.loads(printed.getvalue()) if status == 0 else None,
+                          errors.getvalue())  # fmt: skip
+        allure.attach(
+            f"$ python -m server.pipeline {' '.join(args)}\n(exit status {status})\n{printed.getvalue()}"
+            f"{errors.getvalue()}",
+            "command line",
+            allure.attachment_type.TEXT,
+        )
+        return command
+
+    return run
+
+
+def _train_args(lifecycle: Lifecycle, rows: int | None = None) -> list[str]:
+    rows = rows or lifecycle.rows or 400
+    return [
+        "train",
+        "--experiment",
+        lifecycle.experiment,
+        "--rows",
+        str(rows),
+        "--seed",
+        str(lifecycle.seed or 7),
+    ]
+
+
+def _trained(lifecycle: Lifecycle, command: Command) -> Command:
+    """Keeps the training run (and version) a successful command made, for the Thens and the clean-up."""
+    from server.pipeline.training import TrainingResult
+
+    if command.status == 0:
+        out = command.printed
+        lifecycle.runs.append(
+            TrainingResult(out["run_id"], out["experiment_id"], out["model_uri"], out["metrics"])
+        )
+        if "version" in out:
+            lifecycle.versions[out["version"]] = out["run_id"]
+            lifecycle.last_version = out["version"]
+    return command
+
+
+@when(
+    parsers.parse(
+        "the engineer prepares churn data from {rows:d} synthetic customers with seed {seed:d} "
+        "on the command line"
+    ),
+    target_fixture="command",
+)
+def cli_prepare(lifecycle: Lifecycle, command_line, rows: int, seed: int) -> Command:
+    """``prepare``: generate, clean, split and validate, printing the cleaning report and a content hash."""
+    lifecycle.rows, lifecycle.seed = rows, seed
+    return command_line("prepare", "--rows", str(rows), "--seed", str(seed))
+
+
+@when(
+    parsers.re(
+        r"the engineer prepares churn data from (?P<rows>\d+) synthetic customers with seed (?P<seed>\d+) "
+        r"into the table " + TABLE + " on the command line"
+    ),
+    target_fixture="command",
+)
+def cli_prepare_table(
+    lifecycle: Lifecycle, catalog_admin, command_line, rows: str, seed: str, table: str
+) -> Command:
+    """``prepare --table``: the prepared customers (re)create the table, which is then validated."""
+    from server.pipeline import data
+
+    lifecycle.rows, lifecycle.seed = int(rows), int(seed)
+    lifecycle.customers, _ = data.prepare(int(rows), int(seed))  # what the table must hold
+    return command_line("prepare", "--rows", rows, "--seed", seed, "--table", catalog_admin.real(table),
+                        "--warehouse-id", catalog_admin.warehouse_id)  # fmt: skip
+
+
+@when(
+    parsers.re(
+        r"the engineer trains the churn model from the table " + TABLE + " on the command line"
+        r"(?P<without> without naming a SQL warehouse)?$"
+    ),
+    target_fixture="command",
+)
+def cli_train_from_table(
+    lifecycle: Lifecycle, catalog_admin, command_line, table: str, without: str | None
+) -> Command:
+    """``train --table``: trains on the rows of that table, read through the SQL warehouse (or names none)."""
+    args = ["train", "--experiment", lifecycle.experiment, "--table", catalog_admin.real(table)]
+    return _trained(
+        lifecycle, command_line(*args, *([] if without else ["--warehouse-id", catalog_admin.warehouse_id]))
+    )
+
+
+@when(parsers.re(r"the engineer trains the churn model on the command line with (?P<options>.+)$"),
+      target_fixture="command")  # fmt: skip
+def cli_train_with(lifecycle: Lifecycle, command_line, options: str) -> Command:
+    """``train`` with options in words: `the features "a, b"` or `a regularization of 0.5`."""
+    import re
+
+    features = re.fullmatch(r'the features "(?P<features>[^"]*)"', options)
+    regularization = re.fullmatch(r"a regularization of (?P<value>[-\d.]+)", options)
+    assert features or regularization, f"unknown training options: {options}"
+    extra = (
+        ["--features", features["features"]] if features else ["--regularization", regularization["value"]]
+    )
+    return _trained(lifecycle, command_line(*_train_args(lifecycle, 400), *extra))
+
+
+@when(
+    "the engineer trains, registers and promotes the churn model on the command line",
+    target_fixture="command",
+)
+def cli_train_register_promote(lifecycle: Lifecycle, command_line) -> Command:
+    """``train --register-as <model> --promote``: one command from data to a promoted version."""
+    args = [*_train_args(lifecycle), "--register-as", lifecycle.model_name, "--promote"]
+    return _trained(lifecycle, command_line(*args))
+
+
+@when(
+    parsers.re(r'version (?P<version>\d+) is promoted(?: again)?(?: on the metric "(?P<metric>[^"]+)")?$'),
+    target_fixture="command",
+)
+def cli_promote(lifecycle: Lifecycle, command_line, version: str, metric: str | None) -> Command:
+    """``promote``: runs promotion of that version (on ROC AUC unless a metric is named)."""
+    args = ["promote", "--model-name", lifecycle.model_name, "--version", version]
+    return command_line(*args, *(["--metric", metric] if metric else []))
+
+
+@then(
+    parsers.parse(
+        "the command reports {raw:d} raw rows, {duplicates:d} duplicates and {invalid:d} impossible rows "
+        "dropped, leaving {rows:d} customers"
+    )
+)
+def cli_cleaning_report(lifecycle: Lifecycle, command: Command, raw: int, duplicates: int, invalid: int,
+                        rows: int) -> None:  # fmt: skip
+    """The printed cleaning report, and a content hash equal to the same preparation's in this process."""
+    from server.pipeline import data
+
+    assert command.status == 0, command.errors
+    out = command.printed
+    assert (out["raw_rows"], out["duplicates_dropped"], out["invalid_dropped"], out["rows"]) == (
+        raw, duplicates, invalid, rows,
+    ), out  # fmt: skip
+    assert out["fingerprint"] == data.fingerprint(data.prepare(lifecycle.rows, lifecycle.seed)[0]), out
+
+
+@then(
+    parsers.re(
+        r"the command reports (?P<rows>\d+) customers written to the table " + TABLE + " and validated there"
+    )
+)
+def cli_table_written(lifecycle: Lifecycle, catalog_admin, command: Command, rows: str, table: str) -> None:
+    """The printed table and its validated row count; the printed content hash is the prepared data's."""
+    from server.pipeline import data
+
+    assert command.status == 0, command.errors
+    out = command.printed
+    assert (out["table"], out["rows"], out["table_rows"]) == (
+        catalog_admin.real(table),
+        int(rows),
+        int(rows),
+    ), out
+    assert out["fingerprint"] == data.fingerprint(lifecycle.customers), out
+
+
+@then(parsers.parse("the training run learned from all {rows:d} customers of the table"))
+def trained_on_table(lifecycle: Lifecycle, command: Command, rows: int) -> None:
+    """The run's train and test rows add up to the table's, and its data hash is the prepared customers'."""
+    from server.pipeline import data
+
+    assert command.status == 0, command.errors
+    run = _last_run(lifecycle)
+    assert run.data.metrics["train_rows"] + run.data.metrics["test_rows"] == rows, run.data.metrics
+    assert run.data.params["data_fingerprint"] == data.fingerprint(lifecycle.customers), run.data.params
+
+
+@then(parsers.parse('the command fails with "{message}"'))
+def cli_fails(command: Command, message: str) -> None:
+    """The command exits with status 1 and says why on its error output; it prints no result."""
+    assert command.status == 1, f"exit status {command.status}: {command.printed or command.errors}"
+    assert message in command.errors, command.errors
+    assert command.printed is None
+
+
+@then("the command leaves no training run behind")
+def cli_no_run(lifecycle: Lifecycle) -> None:
+    """The experiment holds no run: the command refused before training."""
+    experiment = lifecycle.client.get_experiment_by_name(lifecycle.experiment)
+    runs = lifecycle.client.search_runs([experiment.experiment_id]) if experiment else []
+    assert not runs, [r.info.run_id for r in runs]
+
+
+# Validation, rule by rule ----------------------------------------------------------------------------------
+DAMAGES = (
+    r'the column "[^"]+" is dropped|a column "[^"]+" is added|only \d+ customers are kept'
+    r'|\d+ customers are duplicated|every customer has churned|\d+ contracts read "[^"]+"'
+)
+
+
+def _damaged(customers: pd.DataFrame, damage: str) -> pd.DataFrame:
+    """A copy of the customers with that one damage done to it."""
+    import re
+
+    from server.pipeline import data
+
+    if found := re.fullmatch(r'the column "(\w+)" is dropped', damage):
+        return customers.drop(columns=[found[1]])
+    if found := re.fullmatch(r'a column "(\w+)" is added', damage):
+        return customers.assign(**{found[1]: "someone@example.com"})
+    if found := re.fullmatch(r"only (\d+) customers are kept", damage):
+        return customers.head(int(found[1]))
+    if found := re.fullmatch(r"(\d+) customers are duplicated", damage):
+        return pd.concat([customers, customers.head(int(found[1]))], ignore_index=True)
+    if damage == "every customer has churned":
+        return customers.assign(**{data.LABEL: 1})
+    found = re.fullmatch(r'(\d+) contracts read "([^"]+)"', damage)
+    assert found, f"unknown damage: {damage}"
+    damaged = customers.copy()
+    damaged.loc[damaged.index[: int(found[1])], "contract"] = found[2]
+    return damaged
+
+
+@when(parsers.re(rf"the data is validated after (?P<damage>{DAMAGES})$"))
+def validated_after(lifecycle: Lifecycle, preparation: Preparation, damage: str) -> None:
+    """Does that one damage to a copy of the prepared data, then runs the pipeline's validation on it."""
+    from server.pipeline import data
+
+    try:
+        data.validate(_damaged(lifecycle.customers, damage))
+    except data.DataValidationError as error:
+        preparation.error = error
+        allure.attach(str(error), "validation error", allure.attachment_type.TEXT)
+
+
+@given(
+    parsers.re(
+        r"the table "
+        + TABLE
+        + r" was made by hand from (?P<rows>\d+) prepared customers, with ages as text, "
+        r"emails instead of the train/test split and (?P<empty>\d+) regions left empty"
+    )
+)
+def hand_made_table(catalog_admin, table: str, rows: str, empty: str) -> None:
+    """A table created with plain SQL (no change data feed), not by the pipeline, with those flaws."""
+    from server.pipeline import data
+
+    customers = data.prepare(int(rows) + 2 * data.MIN_ROWS, 7)[0].head(int(rows)).drop(columns=[data.SPLIT])
+    customers["email"] = [f"{c.lower()}@example.com" for c in customers["customer_id"]]
+    customers["age"] = customers["age"].astype(str)
+    customers["region"] = customers["region"].astype(object)
+    customers.loc[customers.index[: int(empty)], "region"] = None
+    types = {c: data.SCHEMA[c][0] for c in customers.columns if c in data.SCHEMA} | {"age": "STRING"}
+
+    def literal(value: object, column: str) -> str:
+        if value is None:
+            return "NULL"
+        return f"'{value}'" if types.get(column, "STRING") == "STRING" else str(value)
+
+    name = ".".join(f"`{part}`" for part in catalog_admin.real(table).split("."))
+    columns = ", ".join(f"`{c}` {types.get(c, 'STRING')}" for c in customers.columns)
+    catalog_admin.sql(f"CREATE TABLE {name} ({columns}) USING DELTA")
+    values = ",\n".join(
+        "(" + ", ".join(literal(v, c) for v, c in zip(row, customers.columns, strict=True)) + ")"
+        for row in customers.itertuples(index=False, name=None)
+    )
+    catalog_admin.sql(f"INSERT INTO {name} VALUES\n{values}")
+
+
+@when(parsers.re(r"the table " + TABLE + " is validated"))
+def table_validated(catalog_admin, preparation: Preparation, table: str) -> None:
+    """The pipeline's table validation: schema and properties from Unity Catalog, counts from a warehouse."""
+    from server.pipeline import data, tables
+
+    try:
+        tables.validate_table(catalog_admin.client, catalog_admin.warehouse_id, catalog_admin.real(table))
+    except data.DataValidationError as error:
+        preparation.error = error
+        allure.attach(str(error), "validation error", allure.attachment_type.TEXT)

@@ -126,10 +126,11 @@ def run(argv: Sequence[str] | None = None, settings: Settings | None = None) -> 
 
 def main(argv: Sequence[str] | None = None) -> int:
     from server.pipeline.data import DataValidationError
+    from server.pipeline.tables import StatementError
 
     try:
         print(json.dumps(run(argv), indent=2, default=str))
-    except (DataValidationError, ValueError) as error:
+    except (DataValidationError, StatementError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     return 0
