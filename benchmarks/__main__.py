@@ -11,25 +11,17 @@ from __future__ import annotations
 import argparse
 import json
 import pkgutil
-import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from benchmarks import spread
+
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "reports" / "benchmarks"
 PYTEST = [sys.executable, "-m", "pytest", "features/", "-q", "-p", "no:cacheprovider", "--no-cov"]
 FIRST_SCENARIO = "test_the_health_check_answers_without_identity"
-
-
-def spread(samples: list[float]) -> dict:
-    return {
-        "min": round(min(samples), 3),
-        "median": round(statistics.median(samples), 3),
-        "max": round(max(samples), 3),
-        "samples": [round(s, 3) for s in samples],
-    }
 
 
 def timed(command: list[str]) -> float:

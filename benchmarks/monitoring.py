@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import statistics
 import time
 from pathlib import Path
 
@@ -22,6 +21,7 @@ import pandas as pd
 import psycopg
 from psycopg.types.json import Jsonb
 
+from benchmarks import spread
 from fixtures.data import traffic
 from fixtures.postgres import APP_ROLE, EmbeddedPostgres
 from fixtures.stack import CACHE
@@ -35,15 +35,6 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "reports" / "benchmarks" / "monitoring.json"
 ENDPOINT = "churn-bench"
 MODEL = "main.acceptance.churn"
-
-
-def spread(samples: list[float]) -> dict:
-    return {
-        "min": round(min(samples), 4),
-        "median": round(statistics.median(samples), 4),
-        "max": round(max(samples), 4),
-        "samples": [round(s, 4) for s in samples],
-    }
 
 
 def seed_rows(postgres: EmbeddedPostgres, rows: int, end: dt.datetime) -> float:
@@ -119,8 +110,8 @@ def main() -> None:
     result = {
         "rows": args.rows,
         "seeding_s": round(seeding, 2),
-        "metrics_query_s": spread(metrics_s),
-        "drift_query_s": spread(drift_s),
+        "metrics_query_s": spread(metrics_s, digits=4),
+        "drift_query_s": spread(drift_s, digits=4),
         "check": {
             "requests": metrics.total.requests,
             "error_rate": metrics.total.error_rate,
