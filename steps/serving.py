@@ -119,11 +119,13 @@ def score(client: AppClient, serving: Serving, endpoint: str, records: list[dict
 # Givens -----------------------------------------------------------------------------------------------------
 @given(parsers.re(rf"{ENDPOINT} serves version (?P<number>\d) of the churn model$"))
 def endpoint_serves(serving: Serving, endpoint: str, number: str) -> None:
+    """Creates the endpoint serving that version of the churn model and waits until it is ready."""
     serving.create(endpoint, serving.models.churn, [serving.version(int(number))])
 
 
 @given(parsers.re(rf"{ENDPOINT} serves a model without a signature"))
 def endpoint_serves_unsigned(serving: Serving, endpoint: str) -> None:
+    """Creates the endpoint serving a model registered without a signature, and waits until it is ready."""
     serving.create(endpoint, serving.models.unsigned, [serving.models.unsigned_version])
 
 
@@ -134,12 +136,14 @@ def endpoint_serves_unsigned(serving: Serving, endpoint: str) -> None:
     )
 )
 def endpoint_splits(serving: Serving, endpoint: str, first: str, a: str, second: str, b: str) -> None:
+    """Creates the endpoint serving both versions of the churn model, traffic split between them as given."""
     versions = [serving.version(int(a)), serving.version(int(b))]
     serving.create(endpoint, serving.models.churn, versions, [int(first), int(second)])
 
 
 @given(parsers.re(rf"{ENDPOINT} takes (?P<seconds>\d+) seconds to answer"))
 def endpoint_slow(serving: Serving, control: FakeControl, endpoint: str, seconds: str) -> None:
+    """Makes every call to the endpoint take that many seconds (the fake's control API: mock only)."""
     control.add_fault(
         f"/serving-endpoints/{serving.name(endpoint)}/invocations", delay_ms=int(seconds) * 1000
     )
@@ -147,6 +151,7 @@ def endpoint_slow(serving: Serving, control: FakeControl, endpoint: str, seconds
 
 @given(parsers.re(rf"{ENDPOINT} fails (?P<times>\d+) of its next calls?"))
 def endpoint_fails(serving: Serving, control: FakeControl, endpoint: str, times: str) -> None:
+    """Makes the endpoint's next calls fail, its model crashing (the fake's control API: mock only)."""
     control.add_fault(
         f"/serving-endpoints/{serving.name(endpoint)}/invocations",
         status=500,
@@ -158,6 +163,7 @@ def endpoint_fails(serving: Serving, control: FakeControl, endpoint: str, times:
 
 @given(parsers.re(rf"{WHO} has scored customers (?P<times>\d+) times with {ENDPOINT}"))
 def has_scored(people: Cast, serving: Serving, who: str, times: str, endpoint: str) -> None:
+    """The person has already scored customers that many times, 2 of their own each call, all succeeding."""
     person = people[who]
     for i in range(int(times)):
         response = score(person.app.quiet(), serving, endpoint, personal_records(person.name, i))
@@ -168,6 +174,7 @@ def has_scored(people: Cast, serving: Serving, who: str, times: str, endpoint: s
     parsers.re(rf"{WHO} has made (?P<count>\d+) inference calls with {ENDPOINT}"), target_fixture="made_calls"
 )
 def has_made_calls(people: Cast, serving: Serving, who: str, count: str, endpoint: str) -> list[int]:
+    """The person has already made that many one-customer calls, 8 at a time, every call succeeding."""
     person = people[who]
     client = person.app.quiet()
     records = sample_records(int(count), seed=21)
@@ -186,21 +193,25 @@ def has_made_calls(people: Cast, serving: Serving, who: str, count: str, endpoin
 # Whens ------------------------------------------------------------------------------------------------------
 @when(parsers.re(rf"{WHO} lists the serving endpoints"), target_fixture="response")
 def lists_endpoints(people: Cast, who: str) -> httpx.Response:
+    """Lists the serving endpoints through the app, as the person."""
     return people[who].app.get("/api/serving/endpoints")
 
 
 @when(parsers.re(rf"{WHO} opens {ENDPOINT}"), target_fixture="response")
 def opens_endpoint(people: Cast, serving: Serving, who: str, endpoint: str) -> httpx.Response:
+    """Opens one endpoint's details through the app, as the person."""
     return people[who].app.get(f"/api/serving/endpoints/{serving.name(endpoint)}")
 
 
 @when(parsers.re(rf"{WHO} asks for the input schema of {ENDPOINT}"), target_fixture="response")
 def asks_schema(people: Cast, serving: Serving, who: str, endpoint: str) -> httpx.Response:
+    """Asks the app, as the person, which columns the endpoint's model expects, with an example request."""
     return people[who].app.get(f"/api/serving/endpoints/{serving.name(endpoint)}/schema")
 
 
 @when(parsers.re(rf"{WHO} scores (?P<count>\d+) customers? with {ENDPOINT}$"), target_fixture="response")
 def scores(people: Cast, serving: Serving, who: str, count: str, endpoint: str) -> httpx.Response:
+    """Scores that many sample customers with the endpoint through the app, as the person."""
     serving.sent = sample_records(int(count), seed=int(count))
     client = people[who].app if int(count) <= 50 else people[who].app.quiet()
     return score(client, serving, endpoint, serving.sent)
@@ -216,6 +227,7 @@ def scores(people: Cast, serving: Serving, who: str, count: str, endpoint: str) 
 def scores_wrong_columns(
     people: Cast, serving: Serving, who: str, missing: str, extra: str, endpoint: str
 ) -> httpx.Response:
+    """Scores 3 customers lacking one column of the model's signature and carrying one it does not know."""
     records = [
         {**{k: v for k, v in r.items() if k != missing}, extra: "teal"} for r in sample_records(3, seed=9)
     ]
@@ -228,6 +240,7 @@ def scores_wrong_columns(
     target_fixture="response",
 )
 def scores_batch(people: Cast, serving: Serving, who: str, count: str, endpoint: str) -> httpx.Response:
+    """Sends that many customers to the app as one batch, which scores them in chunks."""
     serving.sent = sample_records(int(count), seed=int(count))
     response = (
         people[who]
@@ -243,6 +256,7 @@ def scores_batch(people: Cast, serving: Serving, who: str, count: str, endpoint:
     parsers.re(rf"{WHO} scores one customer (?P<times>\d+) times with {ENDPOINT}"), target_fixture="answers"
 )
 def scores_repeatedly(people: Cast, serving: Serving, who: str, times: str, endpoint: str) -> list[dict]:
+    """Scores the same customer that many times, 8 calls at a time, every call succeeding."""
     serving.sent = sample_records(1, seed=77)
     client = people[who].app.quiet()
 
@@ -267,6 +281,7 @@ def scores_repeatedly(people: Cast, serving: Serving, who: str, times: str, endp
 def concurrent_inferences(
     people: Cast, serving: Serving, count: str, names: str, endpoint: str
 ) -> list[tuple]:
+    """Makes that many calls at once, shared in turn among the people named, each with its own customers."""
     cast = [people[n.strip()] for n in names.replace(" and ", ", ").split(", ")]
     jobs = [(cast[i % len(cast)], sample_records(3, seed=1000 + i)) for i in range(int(count))]
 
@@ -285,6 +300,7 @@ def concurrent_inferences(
 
 @when(parsers.re(rf"{WHO} reads {PRONOUN} inference history (?P<size>\d+) at a time"), target_fixture="pages")
 def reads_history_paged(people: Cast, who: str, size: str) -> list[dict]:
+    """Reads the person's whole inference history page by page, that many calls per page."""
     person, pages, offset = people[who], [], 0
     while True:
         response = person.app.get("/api/serving/history", params={"limit": size, "offset": offset})
@@ -298,6 +314,7 @@ def reads_history_paged(people: Cast, who: str, size: str) -> list[dict]:
 
 @when(parsers.re(rf"{WHO} reads {PRONOUN} inference history$"), target_fixture="response")
 def reads_history(people: Cast, who: str) -> httpx.Response:
+    """Reads the person's inference history through the app (the first page, newest calls first)."""
     return people[who].app.get("/api/serving/history")
 
 
@@ -306,6 +323,7 @@ def reads_history(people: Cast, who: str) -> httpx.Response:
     target_fixture="deployment",
 )
 def pipeline_deploys(stack: Stack, serving: Serving, endpoint: str):
+    """The deployment pipeline serves the churn model's champion on the endpoint, creating it if need be."""
     from server.pipeline.deploy import deploy
 
     name = serving.name(endpoint)
@@ -318,6 +336,7 @@ def pipeline_deploys(stack: Stack, serving: Serving, endpoint: str):
 
 @given(parsers.re(r"version (?P<number>\d) of the churn model is the champion"))
 def champion_is(stack: Stack, serving: Serving, number: str) -> None:
+    """Gives that version of the churn model the champion alias in the model registry."""
     from server.pipeline import tracking
     from server.pipeline.registry import CHAMPION
 
@@ -335,6 +354,7 @@ def _ok(response: httpx.Response) -> dict:
 def sees_endpoint_listed(
     people: Cast, serving: Serving, response: httpx.Response, who: str, endpoint: str, number: str
 ) -> None:
+    """Checks the list shows the endpoint, ready, serving exactly that version of the churn model."""
     people[who]
     listed = {e["name"]: e for e in _ok(response)["endpoints"]}
     item = listed.get(serving.name(endpoint))
@@ -351,6 +371,7 @@ def sees_endpoint_listed(
     )
 )
 def sees_details(serving: Serving, response: httpx.Response, number: str) -> None:
+    """Checks the endpoint is ready, not being updated, and sends all its traffic to that version."""
     details = _ok(response)
     assert details["ready"] == "READY" and details["config_update"] == "NOT_UPDATING", details
     [entity] = details["served_entities"]
@@ -364,12 +385,14 @@ def sees_details(serving: Serving, response: httpx.Response, number: str) -> Non
 def traffic_split(
     serving: Serving, response: httpx.Response, first: int, second: int, a: int, b: int
 ) -> None:
+    """Checks the endpoint gives each of the two versions of the churn model its share of the traffic."""
     entities = {e["model_version"]: e["traffic_percentage"] for e in _ok(response)["served_entities"]}
     assert entities == {serving.version(a): first, serving.version(b): second}
 
 
 @then(parsers.re(r"(?:she|he|they) sees the columns (?P<columns>.+) as numbers"))
 def sees_columns(response: httpx.Response, columns: str) -> None:
+    """Checks the model expects a table of exactly those columns, in that order, each a required number."""
     schema = _ok(response)
     assert schema["type"] == "dataframe", schema
     names = [c.strip() for c in columns.replace(" and ", ", ").split(",")]
@@ -379,6 +402,7 @@ def sees_columns(response: httpx.Response, columns: str) -> None:
 
 @then(parsers.re(rf"the example request is accepted by {ENDPOINT}"))
 def example_accepted(people: Cast, serving: Serving, response: httpx.Response, endpoint: str) -> None:
+    """Checks the schema's example request, sent to the endpoint as is, gets its one prediction back."""
     example = _ok(response)["example_request"]
     answer = _ok(
         people.last.app.post(f"/api/serving/endpoints/{serving.name(endpoint)}/invocations", json=example)
@@ -388,6 +412,7 @@ def example_accepted(people: Cast, serving: Serving, response: httpx.Response, e
 
 @then(parsers.parse('the schema type is "{kind}" with a message saying how to get one'))
 def unknown_schema(response: httpx.Response, kind: str) -> None:
+    """Checks the schema has that type, no columns and no example, and a message about adding a signature."""
     schema = _ok(response)
     assert schema["type"] == kind, schema
     assert schema["columns"] == [] and schema["example_request"] is None
@@ -401,6 +426,7 @@ def unknown_schema(response: httpx.Response, kind: str) -> None:
     )
 )
 def own_predictions(serving: Serving, response: httpx.Response, number: str) -> None:
+    """Checks the answer names the churn model and that version, with the model's own predictions."""
     answer = _ok(response)
     version = serving.version(int(number))
     assert answer["model_version"] == version and answer["model_name"] == serving.models.churn, answer
@@ -417,6 +443,7 @@ def own_predictions(serving: Serving, response: httpx.Response, number: str) -> 
 def history_shows_call(
     people: Cast, serving: Serving, response: httpx.Response, number: str, status: str
 ) -> None:
+    """Checks her latest history entry is that call: its inputs, predictions, version, latency and status."""
     answer = _ok(response)
     history = _ok(people.last.app.get("/api/serving/history", params={"limit": 1}))
     [call] = history["items"]
@@ -438,6 +465,7 @@ def history_shows_call(
     )
 )
 def sees_own_calls(people: Cast, serving: Serving, pages: list[dict], count: str, other: str) -> None:
+    """Checks the pages hold just the person's own calls, newest first, none twice and none of the other's."""
     items = [item for page in pages for item in page["items"]]
     assert pages[0]["total"] == int(count) == len(items)
     ids = [item["id"] for item in items]
@@ -451,6 +479,7 @@ def sees_own_calls(people: Cast, serving: Serving, pages: list[dict], count: str
 
 @then(parsers.re(r"(?:she|he|they) (?:is|are) told to retry after a few seconds"))
 def told_to_retry(response: httpx.Response) -> None:
+    """Checks the refusal says when to retry (1 to 60 seconds), in its Retry-After header and its body."""
     retry_after = int(response.headers["Retry-After"])
     assert 1 <= retry_after <= 60
     assert response.json()["error"]["retry_after"] == retry_after
@@ -458,6 +487,7 @@ def told_to_retry(response: httpx.Response) -> None:
 
 @then(parsers.parse('the refusal names "{missing}" as missing and "{extra}" as unexpected'))
 def refusal_names(response: httpx.Response, missing: str, extra: str) -> None:
+    """Checks the refusal lists one column as missing, the other as unexpected, and its message names both."""
     error = response.json()["error"]
     assert {"field": missing, "issue": "missing column"} in error["details"], error
     assert {"field": extra, "issue": "unexpected column"} in error["details"], error
@@ -471,6 +501,7 @@ def refusal_names(response: httpx.Response, missing: str, extra: str) -> None:
     )
 )
 def batch_predictions(serving: Serving, response: httpx.Response, number: str) -> None:
+    """Checks one prediction per customer, in order, each that version's own, and no chunk failed."""
     answer = _ok(response)
     assert answer["record_count"] == len(serving.sent) == len(answer["predictions"])
     expected = serving.models.predict(serving.models.churn, serving.version(int(number)), serving.sent)
@@ -480,6 +511,7 @@ def batch_predictions(serving: Serving, response: httpx.Response, number: str) -
 
 @then(parsers.re(r"the batch was sent in (?P<chunks>\d+) chunks, all logged"))
 def batch_logged(people: Cast, response: httpx.Response, chunks: str) -> None:
+    """Checks the batch went in that many chunks, all in her history, together holding every customer."""
     answer = _ok(response)
     assert len(answer["chunks"]) == int(chunks)
     history = _ok(people.last.app.quiet().get("/api/serving/history", params={"limit": 100}))
@@ -495,6 +527,7 @@ def batch_logged(people: Cast, response: httpx.Response, chunks: str) -> None:
     )
 )
 def chunk_failed(response: httpx.Response, failed: str, size: str) -> None:
+    """Checks that many chunks failed; the failed chunk of that size has an error and empty predictions."""
     answer = _ok(response)
     bad = [c for c in answer["chunks"] if c["status"] == "error"]
     assert len(bad) == answer["failed_chunks"] == int(failed)
@@ -507,6 +540,7 @@ def chunk_failed(response: httpx.Response, failed: str, size: str) -> None:
 
 @then(parsers.re(r"the other customers get version (?P<number>\d)'s own predictions"))
 def others_predicted(serving: Serving, response: httpx.Response, number: str) -> None:
+    """Checks every customer outside the failed chunk gets that version's own prediction."""
     answer = _ok(response)
     expected = serving.models.predict(serving.models.churn, serving.version(int(number)), serving.sent)
     kept = [(p, e) for p, e in zip(answer["predictions"], expected, strict=True) if p is not None]
@@ -518,6 +552,7 @@ def others_predicted(serving: Serving, response: httpx.Response, number: str) ->
     parsers.re(r"version (?P<number>\d) answers (?P<share>\d+)% of the calls, within 3 standard deviations")
 )
 def share_within_tolerance(serving: Serving, answers: list[dict], number: str, share: str) -> None:
+    """Checks that version answered its share of the calls, within 3 standard deviations of the split."""
     n, p = len(answers), int(share) / 100
     observed = sum(a["model_version"] == serving.version(int(number)) for a in answers)
     tolerance = 3 * math.sqrt(n * p * (1 - p))  # binomial: a correct split lands here 99.7% of the time
@@ -529,6 +564,7 @@ def share_within_tolerance(serving: Serving, answers: list[dict], number: str, s
 
 @then("each answer is the own prediction of the version it names, and the history names the same versions")
 def answers_match_versions(people: Cast, serving: Serving, answers: list[dict]) -> None:
+    """Checks each answer is the own prediction of the version it names, and the history logs that version."""
     expected = {
         serving.version(n): serving.models.predict(serving.models.churn, serving.version(n), serving.sent)
         for n in (1, 2)
@@ -550,6 +586,7 @@ def answers_match_versions(people: Cast, serving: Serving, answers: list[dict]) 
 
 @then("every call succeeds with the model's own predictions and is in its caller's history")
 def concurrent_all_good(serving: Serving, concurrent: list[tuple]) -> None:
+    """Checks every call got the model's own predictions and is in its caller's history with its inputs."""
     version = serving.version(1)
     histories: dict[str, dict] = {}
     for person, records, response in concurrent:
@@ -569,6 +606,7 @@ def concurrent_all_good(serving: Serving, concurrent: list[tuple]) -> None:
     "every page of her history, for every limit and offset, is the matching slice of the whole, newest first"
 )
 def history_slices(people: Cast, made_calls: list[int]) -> None:
+    """Checks each page of her history, at many limits and offsets, is the right slice; no gap, no repeat."""
     client = people.last.app.quiet()
     whole = _ok(client.get("/api/serving/history", params={"limit": 1000}))
     ids = [item["id"] for item in whole["items"]]
@@ -599,6 +637,7 @@ def history_slices(people: Cast, made_calls: list[int]) -> None:
 
 @then(parsers.re(r"the deployment serves version (?P<number>\d) of the churn model"))
 def deployment_serves(serving: Serving, deployment, number: str) -> None:
+    """Checks the deployment serves that version of the churn model and the endpoint is ready."""
     assert deployment.version == serving.version(int(number))
     assert deployment.ready == "READY"
 
@@ -610,6 +649,7 @@ def deployment_serves(serving: Serving, deployment, number: str) -> None:
     )
 )
 def predictions_from_version(people: Cast, serving: Serving, who: str, endpoint: str, number: str) -> None:
+    """Checks a new call by the person gets that version's own predictions, and its history entry names it."""
     person = people[who]
     records = sample_records(4, seed=8)
     version = serving.version(int(number))
