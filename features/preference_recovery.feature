@@ -23,6 +23,15 @@ Feature: Preferences through database trouble
     Then the preference is updated
 
   @US5_1 @fault_injection @critical
+  Scenario: The moment the database is back, many requests at once all succeed
+    When the database goes down
+    And Ana saves "theme" as "light"
+    Then the request is refused with status 503 as "DATABASE_UNAVAILABLE"
+    When the database comes back
+    And Ana opens her preferences in 20 tabs at once
+    Then every tab lists "theme" as "dark"
+
+  @US5_1 @fault_injection @critical
   Scenario: After the database restarts between two requests, the next request succeeds
     When the database restarts
     Then she still sees "theme" as "dark"

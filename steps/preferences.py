@@ -620,6 +620,14 @@ def every_tab_refused(tabs: list[httpx.Response], code: str, seconds: str) -> No
         assert answer.elapsed.total_seconds() < int(seconds), answer.elapsed
 
 
+@then(parsers.re(r'every tab lists "(?P<key>[^"]+)" as (?P<phrase>.+)'))
+def every_tab_lists(tabs: list[httpx.Response], key: str, phrase: str) -> None:
+    """Every parallel request succeeded and listed the key with that value (none refused while recovering)."""
+    for answer in tabs:
+        assert answer.status_code == 200, answer.text
+        assert {i["key"]: i["value"] for i in body(answer)["items"]}.get(key) == value_of(phrase), answer.text
+
+
 @then(parsers.re(r"the answer came within (?P<seconds>\d+) seconds?"))
 def answered_within(response: httpx.Response, seconds: str) -> None:
     """The last answer came within that many seconds."""

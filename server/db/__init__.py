@@ -65,10 +65,11 @@ class Database:
     """The app's Lakebase connections: a psycopg pool that heals itself after an outage.
 
     Outages are answered fast: a pooled connection that fails its first statement, or a pool that cannot
-    hand one out, marks the database down; while it is down, each request makes one direct connection
-    attempt (one at a time, the others are refused at once) instead of queueing on the pool. The first
-    attempt that succeeds replaces the pool with a fresh one, so recovery never waits for the pool's
-    exponential reconnect backoff.
+    open any connection, marks the database down; while it is down, one request at a time makes a direct
+    connection attempt and the requests arriving meanwhile wait for its verdict (a few seconds at most)
+    instead of queueing on the pool. The first attempt that succeeds replaces the pool with a fresh one, so
+    recovery never waits for the pool's exponential reconnect backoff. A pool that is merely busy (every
+    connection in use) answers 503 for that request only: saturation is not an outage.
     """
 
     PROBE_CONNECT_TIMEOUT_SECONDS = 1
@@ -90,6 +91,7 @@ class Database:
         self._lock = threading.Lock()
         self._probe_lock = threading.Lock()
         self._down_since: float | None = None
+        self._probe_verdict = False  # the last direct attempt's answer, read by requests that waited for it
         self._opened = False
         self.pool = self._new_pool()
 
@@ -124,18 +126,23 @@ class Database:
                 log.warning("database marked unavailable")
 
     def _probe(self) -> bool:
-        """One direct connection attempt (one at a time); True if the database answers."""
+        """True if the database answers: one direct connection attempt at a time; a request arriving during
+        another's attempt waits for it and takes its verdict."""
         if not self._probe_lock.acquire(blocking=False):
-            return False
+            if not self._probe_lock.acquire(timeout=self.PROBE_CONNECT_TIMEOUT_SECONDS + 2):
+                return False
+            self._probe_lock.release()
+            return self._probe_verdict
         try:
             kwargs = {**self._connect_kwargs(), "connect_timeout": self.PROBE_CONNECT_TIMEOUT_SECONDS}
             with psycopg.connect(self.conninfo, **kwargs) as conn:
                 conn.execute("SELECT 1")
-            return True
+            self._probe_verdict = True
         except psycopg.Error:
-            return False
+            self._probe_verdict = False
         finally:
             self._probe_lock.release()
+        return self._probe_verdict
 
     def _renew(self, stale: ConnectionPool) -> ConnectionPool:
         """Replace a pool whose connections died with a fresh one (once, whoever gets here first)."""
@@ -159,7 +166,8 @@ class Database:
             try:
                 conn = pool.getconn()
             except PoolTimeout as error:
-                self._mark_down()
+                if pool.get_stats().get("pool_size", 0) == 0:  # not one connection could be opened
+                    self._mark_down()
                 raise database_unavailable() from error
             try:
                 # The first statement doubles as the liveness check of a pooled connection.
