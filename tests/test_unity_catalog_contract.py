@@ -69,26 +69,28 @@ def test_catalog_schema_and_table_survive_sdk_parsing(fake, admin, catalog) -> N
 
 def test_lists_page_through_everything_with_server_default_and_small_pages(fake, admin, catalog) -> None:
     w, token = admin
+    # A schema of its own: other tests in this module add tables to "retail", in any order.
+    w.schemas.create("paging", catalog)
     for i in range(7):
         w.statement_execution.execute_statement(
-            f"CREATE TABLE {catalog}.retail.t{i} (id BIGINT)", WAREHOUSE_ID, catalog=catalog
+            f"CREATE TABLE {catalog}.paging.t{i} (id BIGINT)", WAREHOUSE_ID, catalog=catalog
         )
-    names = [t.name for t in w.tables.list(catalog, "retail")]
-    assert names == sorted(["orders", *(f"t{i}" for i in range(7))])
-    paged = [t.name for t in w.tables.list(catalog, "retail", max_results=3)]
+    names = [t.name for t in w.tables.list(catalog, "paging")]
+    assert names == [f"t{i}" for i in range(7)]
+    paged = [t.name for t in w.tables.list(catalog, "paging", max_results=3)]
     assert paged == names
-    first = raw(fake, token, "/api/2.1/unity-catalog/tables", catalog_name=catalog, schema_name="retail",
+    first = raw(fake, token, "/api/2.1/unity-catalog/tables", catalog_name=catalog, schema_name="paging",
                 max_results=3)  # fmt: skip
     assert len(first["tables"]) == 3 and first["next_page_token"]
-    last = raw(fake, token, "/api/2.1/unity-catalog/tables", catalog_name=catalog, schema_name="retail",
+    last = raw(fake, token, "/api/2.1/unity-catalog/tables", catalog_name=catalog, schema_name="paging",
                max_results=100)  # fmt: skip
     assert "next_page_token" not in last
     listed = next(t for t in w.tables.list(catalog, "retail") if t.name == "orders")
     assert listed.as_dict() == w.tables.get(f"{catalog}.retail.orders").as_dict()
     assert catalog in [c.name for c in w.catalogs.list()]
-    assert [s.name for s in w.schemas.list(catalog)] == ["retail"]
+    assert [s.name for s in w.schemas.list(catalog)] == ["paging", "retail"]
     with pytest.raises(Exception, match="max_results"):
-        list(w.tables.list(catalog, "retail", max_results=-1))
+        list(w.tables.list(catalog, "paging", max_results=-1))
 
 
 def test_grants_decide_what_a_user_sees(fake, admin, catalog) -> None:
@@ -151,5 +153,6 @@ def test_table_summaries_filter_by_like_patterns(admin, catalog) -> None:
     names = [s.full_name for s in w.tables.list_summaries(catalog, table_name_pattern="acc\\_x%")]
     assert names == [f"{catalog}.retail.acc_x_1"]
     everything = list(w.tables.list_summaries(catalog, max_results=2))
-    assert len(everything) == len(list(w.tables.list(catalog, "retail")))
+    every_schema = [schema.name for schema in w.schemas.list(catalog)]
+    assert len(everything) == sum(len(list(w.tables.list(catalog, schema))) for schema in every_schema)
     assert all(s.table_type is not None for s in everything)

@@ -14,7 +14,7 @@ from pathlib import Path
 import psycopg
 from databricks.sdk import WorkspaceClient
 from psycopg.conninfo import make_conninfo
-from psycopg_pool import ConnectionPool, PoolTimeout
+from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
 
 from server.config import Settings
 from server.errors import AppError
@@ -162,9 +162,12 @@ class Database:
             if not self._probe():
                 raise database_unavailable()
             pool = self._renew(pool)
-        for _ in range(2):
+        for _ in range(3):
             try:
                 conn = pool.getconn()
+            except PoolClosed:  # another request renewed the pool after an outage while this one waited
+                pool = self.pool
+                continue
             except PoolTimeout as error:
                 if pool.get_stats().get("pool_size", 0) == 0:  # not one connection could be opened
                     self._mark_down()
