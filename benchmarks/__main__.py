@@ -36,6 +36,10 @@ def timed(command: list[str]) -> float:
 def suite(repeats: int) -> dict:
     results_dir = ["--alluredir", str(OUT / "allure-scratch")]
     return {
+        # What a product owner waits for after editing a feature (goal: under 5 s, no stack).
+        "feature_check_s": spread(
+            [timed([sys.executable, "-m", "tools.check_features"]) for _ in range(repeats)]
+        ),
         "time_to_first_scenario_s": spread(
             [timed([*PYTEST, *results_dir, "-k", FIRST_SCENARIO]) for _ in range(repeats)]
         ),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from tools import check_features
@@ -26,7 +25,7 @@ Feature: Identity, edited by a product owner
 def test_a_misspelt_step_is_reported_with_the_nearest_phrase(tmp_path: Path) -> None:
     feature = tmp_path / "identity_edited.feature"
     feature.write_text(MISSPELT, encoding="utf-8")
-    started = time.perf_counter()
+    # How long the check takes is measured in benchmarks (feature_check_s), never asserted here.
     result = subprocess.run(
         [sys.executable, "-m", "tools.check_features", str(feature)],
         cwd=ROOT,
@@ -34,7 +33,6 @@ def test_a_misspelt_step_is_reported_with_the_nearest_phrase(tmp_path: Path) -> 
         text=True,
         timeout=30,
     )
-    elapsed = time.perf_counter() - started
     assert result.returncode == 1, result.stdout + result.stderr
     lines = result.stdout.splitlines()
     header = next(i for i, line in enumerate(lines) if "undefined step" in line)
@@ -43,7 +41,6 @@ def test_a_misspelt_step_is_reported_with_the_nearest_phrase(tmp_path: Path) -> 
     assert nearest.startswith("When {who} opens her/his/their profile "), lines
     assert "steps/identity.py" in nearest, nearest
     assert sum("undefined step" in line for line in lines) == 1, result.stdout
-    assert elapsed < 5, f"the check took {elapsed:.1f} s"
 
 
 def test_a_step_with_the_wrong_keyword_says_which_keyword_it_has(tmp_path: Path) -> None:
