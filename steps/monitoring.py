@@ -39,8 +39,8 @@ def reads_app_metrics(people: Cast, who: str) -> httpx.Response:
     return people[who].app.get("/metrics")
 
 
-@then(parsers.re(r"they count (?P<count>\d+) answered requests? for (?P<whose>her|his|their) profile"))
-def metrics_count_profile(people: Cast, response: httpx.Response, count: str, whose: str) -> None:
+@then(parsers.re(r"they count (?P<count>\d+) answered requests? for (?:her|his|their) profile"))
+def metrics_count_profile(people: Cast, response: httpx.Response, count: str) -> None:
     """The metrics count at least N answered profile requests and their latencies."""
     samples = prometheus_samples(response)
     answered = sum(

@@ -661,12 +661,8 @@ def gets_all_once(people: Cast, saved: Saved, pages: list[dict], who: str, count
     )
 
 
-@then(
-    parsers.re(
-        r"every one of them gets exactly (?P<pronoun>her|his|their) own (?P<each>\d+) preferences back"
-    )
-)
-def everyone_gets_own(crowd: list[Person], saved: Saved, each: str, pronoun: str) -> None:
+@then(parsers.re(r"every one of them gets exactly (?:her|his|their) own (?P<each>\d+) preferences back"))
+def everyone_gets_own(crowd: list[Person], saved: Saved, each: str) -> None:
     """Each user's list holds exactly their own preferences with their own values."""
     clients = saved.outcome["clients"]
     pages = in_parallel([lambda c=c: c.get(BASE) for c in clients])
