@@ -29,8 +29,17 @@ wait_for() {  # description, seconds, command...
 }
 
 started=$SECONDS
+# The fake serves no MLflow API (a workspace's tracking server and Unity Catalog registry need cloud storage
+# credentials to fake): a real MLflow SQL store stands in for them, its schema made before two workers share it.
+# It is the workspace's own MLflow, so the fake's Model Serving loads the registered versions from it too.
+MLFLOW_STORE=$WORK/mlflow
+"$PY" -c 'import sys; from pathlib import Path; from fixtures.mlflow_store import MlflowStore
+MlflowStore(Path(sys.argv[1]), Path(sys.argv[2])).ensure_schema()' "$MLFLOW_STORE" "$ROOT/.cache/mlflow" || exit 1
+
+MLFLOW_URI="sqlite:///$MLFLOW_STORE/mlflow.db"
 PORT=$("$PY" -c 'from fixtures.workspace.server import free_port; print(free_port())')
-"$PY" -m fixtures.workspace --port "$PORT" --without-control-api \
+MLFLOW_TRACKING_URI="$MLFLOW_URI" MLFLOW_REGISTRY_URI="$MLFLOW_URI" \
+  "$PY" -m fixtures.workspace --port "$PORT" --without-control-api \
   --seed fixtures/data/live_seed.json --write-config "$WORK/databrickscfg" >"$WORK/workspace.log" 2>&1 &
 pids+=($!)
 "$PY" -m fixtures.postgres --data-dir "$PG_DATA" --database acceptance_live \
@@ -44,22 +53,16 @@ if curl -sf -o /dev/null "http://127.0.0.1:$PORT/_fake/reset" -X POST; then
 fi
 echo "fake workspace at http://127.0.0.1:$PORT, postgres up ($((SECONDS - started))s)"
 
-# The fake serves no MLflow API (a workspace's tracking server and Unity Catalog registry need cloud storage
-# credentials to fake): a real MLflow SQL store stands in for them, its schema made before two workers share it.
-MLFLOW_STORE=$WORK/mlflow
-"$PY" -c 'import sys; from pathlib import Path; from fixtures.mlflow_store import MlflowStore
-MlflowStore(Path(sys.argv[1]), Path(sys.argv[2])).ensure_schema()' "$MLFLOW_STORE" "$ROOT/.cache/mlflow" || exit 1
-
 # Only these reach the suite: no DATABRICKS_* beyond the config file, a HOME without ~/.databrickscfg.
 mkdir -p "$WORK/home"
 live_env=(
   env -i PATH="$PATH" HOME="$WORK/home" LANG="${LANG:-C.UTF-8}" TMPDIR="${TMPDIR:-/tmp}"
   CI="${CI:-}" CI_BUILD_URL="${CI_BUILD_URL:-}"
   DATABRICKS_CONFIG_FILE="$WORK/databrickscfg"
-  ACCEPTANCE_USER_PROFILES="Ana=ana,Ben=ben" ACCEPTANCE_APP_PROFILE=app
+  ACCEPTANCE_USER_PROFILES="Ana=ana,Ben=ben,Mia=mia" ACCEPTANCE_APP_PROFILE=app
   LAKEBASE_INSTANCE_NAME=acceptance-lakebase
   DATABRICKS_WAREHOUSE_ID="$("$PY" -c 'from fixtures.workspace.sql_statements import WAREHOUSE_ID; print(WAREHOUSE_ID)')"
-  MLFLOW_TRACKING_URI="sqlite:///$MLFLOW_STORE/mlflow.db" MLFLOW_REGISTRY_URI="sqlite:///$MLFLOW_STORE/mlflow.db"
+  MLFLOW_TRACKING_URI="$MLFLOW_URI" MLFLOW_REGISTRY_URI="$MLFLOW_URI"
   MLFLOW_ARTIFACT_LOCATION="file://$MLFLOW_STORE/artifacts"
   $(cat "$WORK/pg.env")
 )

@@ -103,7 +103,7 @@ def run_flow(
     rows = read.json()["rows"]
     scored = score(client, serving, endpoint, rows)
     assert scored.status_code == 200, scored.text
-    history = client.get("/api/serving/history", params={"limit": 100})
+    history = serving.history(client, limit=100)
     assert history.status_code == 200, history.text
     return {"person": person, "rows": rows, "scored": scored.json(), "history": history.json()}
 
@@ -173,9 +173,9 @@ def prediction_per_row(scored: dict) -> None:
 
 
 @then(parsers.re(rf"{WHO}'s inference history shows that call with exactly those customers"))
-def history_shows_call(people: Cast, scored: dict, who: str) -> None:
+def history_shows_call(serving, people: Cast, scored: dict, who: str) -> None:
     """The newest history entry is that call: same log id, inputs, outputs, success."""
-    history = people[who].app.get("/api/serving/history", params={"limit": 10}).json()
+    history = serving.history(people[who].app, limit=10).json()
     newest = history["items"][0]
     assert newest["id"] == scored["answer"]["log_id"], newest
     sent = [{k: v for k, v in r.items() if k != "customer_id"} for r in scored["rows"]]
@@ -215,12 +215,12 @@ def consistent_predictions(flows: list[dict]) -> None:
 @then(
     parsers.re(rf"{WHO}'s whole inference history holds each of (?:her|his|their) (?P<count>\d+) calls once")
 )
-def whole_history(people: Cast, sent, who: str, count: str) -> None:
+def whole_history(serving, people: Cast, sent, who: str, count: str) -> None:
     """Pages through the history; the calls are exactly the customers this person sent, newest first."""
     person = people[who]
     client, items, offset = person.app.quiet(), [], 0
     while True:
-        page = client.get("/api/serving/history", params={"limit": 100, "offset": offset})
+        page = serving.history(client, limit=100, offset=offset)
         assert page.status_code == 200, page.text
         batch = page.json()["items"]
         if not batch:
@@ -242,9 +242,9 @@ def sends_customer(people: Cast, serving, who: str, endpoint: str) -> httpx.Resp
 
 
 @then(parsers.re(rf"{WHO}'s inference history shows that call as failed, with no predictions"))
-def history_shows_failure(people: Cast, response: httpx.Response, who: str) -> None:
+def history_shows_failure(serving, people: Cast, response: httpx.Response, who: str) -> None:
     """The history records the failed call completely: inputs, error code, no outputs."""
-    items = people[who].app.get("/api/serving/history", params={"limit": 10}).json()["items"]
+    items = serving.history(people[who].app, limit=10).json()["items"]
     assert len(items) == 1, items
     call = items[0]
     assert call["status"] == "error" and call["outputs"] is None, call

@@ -277,10 +277,10 @@ def version_accounts(response: httpx.Response, monitored_model: MonitoredModel, 
         r"(?P<who>[A-Z]\w+)'s inference history"
     )
 )
-def percentiles_match_history(people: Cast, response: httpx.Response, who: str) -> None:
+def percentiles_match_history(serving, people: Cast, response: httpx.Response, who: str) -> None:
     """p50/p95 equal the continuous percentiles of the latencies in the person's history."""
     person = people[who]
-    history = person.app.quiet().get("/api/serving/history", params={"limit": 500})
+    history = serving.history(person.app.quiet(), limit=500)
     latencies = [item["latency_ms"] for item in _ok(history)["items"]]
     total = _ok(response)["total"]
     assert len(latencies) == total["requests"], (len(latencies), total)
@@ -460,9 +460,9 @@ def tool_reports(tool_report: dict, calls: str) -> None:
 
 
 @then(parsers.re(rf"{WHO}'s inference history holds (?P<calls>\d+) calls with (?P<count>\d+) customers"))
-def history_holds(people: Cast, who: str, calls: str, count: str) -> None:
+def history_holds(serving, people: Cast, who: str, calls: str, count: str) -> None:
     """The person's history holds exactly N successful calls covering that many customers."""
-    items = _ok(people[who].app.get("/api/serving/history", params={"limit": 100}))["items"]
+    items = _ok(serving.history(people[who].app, limit=100))["items"]
     assert len(items) == int(calls), len(items)
     assert sum(i["record_count"] for i in items) == int(count) and all(
         i["status"] == "success" for i in items

@@ -52,6 +52,13 @@ class Serving:
     created: list[str] = field(default_factory=list)
     sent: list[dict] = field(default_factory=list)  # the records of the last scoring
 
+    def history(self, client, **params) -> httpx.Response:
+        """The caller's inference history, within this scenario's endpoint when it created exactly one: live
+        accounts are shared by every scenario and worker, so their whole history holds other calls too."""
+        if len(self.created) == 1:
+            params.setdefault("endpoint", self.created[0])
+        return client.get("/api/serving/history", params=params)
+
     def name(self, endpoint: str) -> str:
         return f"{endpoint}-{self.suffix}"
 
@@ -299,11 +306,11 @@ def concurrent_inferences(
 
 
 @when(parsers.re(rf"{WHO} reads {PRONOUN} inference history (?P<size>\d+) at a time"), target_fixture="pages")
-def reads_history_paged(people: Cast, who: str, size: str) -> list[dict]:
+def reads_history_paged(serving: Serving, people: Cast, who: str, size: str) -> list[dict]:
     """Reads the person's whole inference history page by page, that many calls per page."""
     person, pages, offset = people[who], [], 0
     while True:
-        response = person.app.get("/api/serving/history", params={"limit": size, "offset": offset})
+        response = serving.history(person.app, limit=size, offset=offset)
         assert response.status_code == 200, response.text
         page = response.json()
         pages.append(page)
@@ -313,9 +320,9 @@ def reads_history_paged(people: Cast, who: str, size: str) -> list[dict]:
 
 
 @when(parsers.re(rf"{WHO} reads {PRONOUN} inference history$"), target_fixture="response")
-def reads_history(people: Cast, who: str) -> httpx.Response:
+def reads_history(serving: Serving, people: Cast, who: str) -> httpx.Response:
     """Reads the person's inference history through the app (the first page, newest calls first)."""
-    return people[who].app.get("/api/serving/history")
+    return serving.history(people[who].app)
 
 
 @when(
@@ -445,7 +452,7 @@ def history_shows_call(
 ) -> None:
     """Checks her latest history entry is that call: its inputs, predictions, version, latency and status."""
     answer = _ok(response)
-    history = _ok(people.last.app.get("/api/serving/history", params={"limit": 1}))
+    history = _ok(serving.history(people.last.app, limit=1))
     [call] = history["items"]
     assert call["id"] == answer["log_id"]
     assert call["endpoint"] == answer["endpoint"]
@@ -510,11 +517,11 @@ def batch_predictions(serving: Serving, response: httpx.Response, number: str) -
 
 
 @then(parsers.re(r"the batch was sent in (?P<chunks>\d+) chunks, all logged"))
-def batch_logged(people: Cast, response: httpx.Response, chunks: str) -> None:
+def batch_logged(serving: Serving, people: Cast, response: httpx.Response, chunks: str) -> None:
     """Checks the batch went in that many chunks, all in her history, together holding every customer."""
     answer = _ok(response)
     assert len(answer["chunks"]) == int(chunks)
-    history = _ok(people.last.app.quiet().get("/api/serving/history", params={"limit": 100}))
+    history = _ok(serving.history(people.last.app.quiet(), limit=100))
     logged = [item for item in history["items"] if item["batch_id"] == answer["batch_id"]]
     assert sorted(item["chunk_index"] for item in logged) == list(range(int(chunks)))
     assert sum(item["record_count"] for item in logged) == answer["record_count"]
@@ -577,7 +584,7 @@ def answers_match_versions(people: Cast, serving: Serving, answers: list[dict]) 
         assert (
             answer["served_entity"] == f"{serving.models.churn.rsplit('.', 1)[-1]}-{answer['model_version']}"
         )
-    history = _ok(people.last.app.quiet().get("/api/serving/history", params={"limit": 1000}))
+    history = _ok(serving.history(people.last.app.quiet(), limit=1000))
     logged = {item["id"]: item["model_version"] for item in history["items"]}
     assert {a["log_id"]: a["model_version"] for a in answers} == {
         a["log_id"]: logged[a["log_id"]] for a in answers
@@ -593,7 +600,7 @@ def concurrent_all_good(serving: Serving, concurrent: list[tuple]) -> None:
         answer = _ok(response)
         assert answer["predictions"] == serving.models.predict(serving.models.churn, version, records)
         if person.user_name not in histories:
-            page = _ok(person.app.quiet().get("/api/serving/history", params={"limit": 1000}))
+            page = _ok(serving.history(person.app.quiet(), limit=1000))
             histories[person.user_name] = {item["id"]: item for item in page["items"]}
         logged = histories[person.user_name].get(answer["log_id"])
         assert logged is not None, f"call {answer['log_id']} missing from {person.name}'s history"
@@ -605,10 +612,10 @@ def concurrent_all_good(serving: Serving, concurrent: list[tuple]) -> None:
 @then(
     "every page of her history, for every limit and offset, is the matching slice of the whole, newest first"
 )
-def history_slices(people: Cast, made_calls: list[int]) -> None:
+def history_slices(serving: Serving, people: Cast, made_calls: list[int]) -> None:
     """Checks each page of her history, at many limits and offsets, is the right slice; no gap, no repeat."""
     client = people.last.app.quiet()
-    whole = _ok(client.get("/api/serving/history", params={"limit": 1000}))
+    whole = _ok(serving.history(client, limit=1000))
     ids = [item["id"] for item in whole["items"]]
     assert whole["total"] == len(made_calls) == len(ids)
     assert ids == sorted(made_calls, reverse=True)
@@ -618,7 +625,7 @@ def history_slices(people: Cast, made_calls: list[int]) -> None:
     checked = 0
     for limit in limits:
         for offset in offsets:
-            page = _ok(client.get("/api/serving/history", params={"limit": limit, "offset": offset}))
+            page = _ok(serving.history(client, limit=limit, offset=offset))
             assert [item["id"] for item in page["items"]] == ids[offset : offset + limit], (limit, offset)
             assert page["total"] == n and page["limit"] == limit and page["offset"] == offset
             checked += 1
@@ -626,10 +633,7 @@ def history_slices(people: Cast, made_calls: list[int]) -> None:
         walked = []
         for offset in range(0, n, limit):
             walked += [
-                item["id"]
-                for item in _ok(
-                    client.get("/api/serving/history", params={"limit": limit, "offset": offset})
-                )["items"]
+                item["id"] for item in _ok(serving.history(client, limit=limit, offset=offset))["items"]
             ]
         assert walked == ids
     attach("pages checked", {"limit x offset combinations": checked, "records": n})
@@ -656,7 +660,7 @@ def predictions_from_version(people: Cast, serving: Serving, who: str, endpoint:
     answer = _ok(score(person.app, serving, endpoint, records))
     assert answer["model_version"] == version
     assert answer["predictions"] == serving.models.predict(serving.models.churn, version, records)
-    [logged] = _ok(person.app.get("/api/serving/history", params={"limit": 1}))["items"]
+    [logged] = _ok(serving.history(person.app, limit=1))["items"]
     assert logged["id"] == answer["log_id"] and logged["model_version"] == version
 
 
@@ -787,7 +791,7 @@ def scores_nul_character(
 )
 def latest_entry_is_nul_refusal(people: Cast, serving: Serving) -> None:
     """The refused call is in the history with its inputs, U+0000 stored as U+FFFD."""
-    [call] = _ok(people.last.app.get("/api/serving/history", params={"limit": 1}))["items"]
+    [call] = _ok(serving.history(people.last.app, limit=1))["items"]
     [(column, value)] = [(k, v) for k, v in serving.sent[0].items() if isinstance(v, str) and "\x00" in v]
     assert call["error_code"] == "INVALID_INPUT", call
     assert call["inputs"][0][column] == value.replace("\x00", "\ufffd"), call["inputs"]
