@@ -66,7 +66,9 @@ live_env=(
   MLFLOW_ARTIFACT_LOCATION="file://$MLFLOW_STORE/artifacts"
   $(cat "$WORK/pg.env")
 )
-"${live_env[@]}" "$PY" -m pytest features/ --mode live -n "${LIVE_WORKERS:-2}" --no-cov \
+# One worker by default: live accounts are real, fixed and shared, so two scenarios changing the same
+# user's state at once (a saved page size, the history) would see each other. LIVE_WORKERS=2 to try.
+"${live_env[@]}" "$PY" -m pytest features/ --mode live -n "${LIVE_WORKERS:-0}" --no-cov \
   --alluredir=reports/allure-results-live "$@"
 status=$?
 if [ "$status" -eq 5 ]; then echo "pytest collected no tests: that is a failure here" >&2; fi
