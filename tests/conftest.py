@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
+from databricks.sdk import WorkspaceClient
 
 from fixtures.clients import FakeControl
 from fixtures.workspace.app import create_workspace_app
@@ -30,3 +32,10 @@ def fake() -> Iterator[Fake]:
     server = BackgroundServer(app, "fake-workspace-contract").start()
     yield Fake(server.url, FakeControl(server.url), sp)
     server.stop()
+
+
+@pytest.fixture(scope="module")
+def admin(fake: Fake) -> tuple[WorkspaceClient, str]:
+    """A metastore admin (group "admins") of the fake, one per test module: (SDK client, token)."""
+    user = fake.control.create_user(f"admin.{uuid.uuid4().hex[:6]}@example.com", "Contract Admin", ["admins"])
+    return WorkspaceClient(host=fake.host, token=user["token"], auth_type="pat"), user["token"]

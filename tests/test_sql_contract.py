@@ -14,12 +14,6 @@ from fixtures.workspace.sql_statements import CHUNK_ROWS, WAREHOUSE_ID
 
 
 @pytest.fixture(scope="module")
-def admin(fake) -> tuple[WorkspaceClient, str]:
-    user = fake.control.create_user(f"sqladmin.{uuid.uuid4().hex[:6]}@example.com", "Sql Admin", ["admins"])
-    return WorkspaceClient(host=fake.host, token=user["token"], auth_type="pat"), user["token"]
-
-
-@pytest.fixture(scope="module")
 def catalog(admin) -> str:
     w, _ = admin
     name = f"sql_{uuid.uuid4().hex[:6]}"

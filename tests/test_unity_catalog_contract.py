@@ -25,12 +25,6 @@ def raw(fake, token: str, path: str, **params) -> dict:
 
 
 @pytest.fixture(scope="module")
-def admin(fake) -> tuple[WorkspaceClient, str]:
-    user = fake.control.create_user(f"admin.{uuid.uuid4().hex[:6]}@example.com", "Uc Admin", ["admins"])
-    return WorkspaceClient(host=fake.host, token=user["token"], auth_type="pat"), user["token"]
-
-
-@pytest.fixture(scope="module")
 def catalog(admin) -> str:
     w, _ = admin
     name = f"contract_{uuid.uuid4().hex[:6]}"
