@@ -71,7 +71,8 @@ Feature: Model serving
 
     @US3_8 @critical @fault_injection
     Scenario: A model that takes too long
-      Given the endpoint "churn" takes 5 seconds to answer
+      Given Ana uses an app that gives up on the workspace after one second
+      And the endpoint "churn" takes 5 seconds to answer
       When Ana scores 1 customer with the endpoint "churn"
       Then the request is refused with status 503 as "MODEL_TIMEOUT"
       And she is told to retry after a few seconds

@@ -22,9 +22,10 @@ Feature: The pipeline's command line
     @US8_1 @US8_2 @normal
     Scenario: Training from a table larger than one result chunk uses every customer
       Given the catalog "ml" with the schema "churn" for model data
-      And churn data from 10500 synthetic customers with seed 7 is prepared into the table "ml.churn.customers"
+      And churn data from 2100 synthetic customers with seed 7 is prepared into the table "ml.churn.customers"
       When the engineer trains the churn model from the table "ml.churn.customers" on the command line
-      Then the training run learned from all 10395 customers of the table
+      Then the training run learned from all 2079 customers of the table
+      And reading the table "ml.churn.customers" takes more than one result chunk
 
   Rule: A command that cannot do its step says why and does nothing
 

@@ -75,7 +75,7 @@ Feature: Recovering from upstream faults
 
     @US5_5 @normal @fault_injection
     Scenario: Unity Catalog keeps refusing beyond the app's patience
-      Given Ana uses an app that gives up on the workspace after a few seconds
+      Given Ana uses an app that gives up on the workspace after one second
       And Unity Catalog keeps refusing every request with status 503
       When Ana reads the table "sales.retail.orders"
       Then the request is refused with status 503 as "UPSTREAM_UNAVAILABLE"

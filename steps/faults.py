@@ -24,14 +24,15 @@ UPSTREAM = {
     "the workspace identity service": "/api/2.0/preview/scim/v2",
 }
 SERVICE = r"(?P<service>" + "|".join(re.escape(name) for name in UPSTREAM) + ")"
-IMPATIENT_RETRY_SECONDS = 3
+# The impatient app gives up after this long, on retries and on a model: what its scenarios wait for.
+IMPATIENT_SECONDS = 1
 INTERNALS = ("Traceback", 'File "', "Exception", "requests.exceptions", "databricks.sdk")
 
 
 @pytest.fixture(scope="session")
 def impatient_app(stack: Stack) -> Iterator[str]:
-    """A second app instance that gives up on the workspace after a few seconds of retries (the main one
-    waits 10 s), for scenarios where a service keeps refusing."""
+    """A second app instance that gives up on the workspace after one second, of retries or of waiting for a
+    model (the main one is patient), for scenarios where a service keeps refusing or a model is slow."""
     from fixtures.workspace.server import BackgroundServer
     from server.app import create_app
 
@@ -39,8 +40,8 @@ def impatient_app(stack: Stack) -> Iterator[str]:
         pytest.fail("a second app instance can only be started in mock mode (tag @fault_injection)")
     settings = stack.app_settings.model_copy(  # type: ignore[attr-defined]
         update={
-            "databricks_retry_timeout_seconds": IMPATIENT_RETRY_SECONDS,
-            "databricks_http_timeout_seconds": IMPATIENT_RETRY_SECONDS,
+            "databricks_retry_timeout_seconds": IMPATIENT_SECONDS,
+            "serving_timeout_seconds": IMPATIENT_SECONDS,
         }
     )
     server = BackgroundServer(create_app(settings), "app-impatient").start()
@@ -48,9 +49,10 @@ def impatient_app(stack: Stack) -> Iterator[str]:
     server.stop()
 
 
-@given(parsers.re(r"(?P<who>[A-Z]\w+) uses an app that gives up on the workspace after a few seconds"))
+@given(parsers.re(r"(?P<who>[A-Z]\w+) uses an app that gives up on the workspace after one second"))
 def uses_impatient_app(people: Cast, impatient_app: str, who: str) -> None:
-    """Switches the person to a second app whose SDK gives up after a few seconds of retries."""
+    """Switches the person to a second app that gives up after one second of retries or of waiting for a
+    model."""
     person = people[who]
     person.app = AppClient(impatient_app, person.token)
 

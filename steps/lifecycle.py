@@ -18,13 +18,16 @@ from collections.abc import Iterator
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import allure
-import pandas as pd
 import pytest
 from pytest_bdd import given, parsers, then, when
 
 from fixtures.stack import ROOT, Stack, worker_id
+
+if TYPE_CHECKING:  # pandas is imported in the steps that use it: 0.3 s that collecting the steps need not pay
+    import pandas as pd
 
 ALL_FEATURES = "all features"
 FEATURE_SETS = {
@@ -426,6 +429,8 @@ def prepared_twice(preparation: Preparation, rows: int, seed: int) -> None:
 @then("both preparations hold exactly the same customers")
 def same_customers(preparation: Preparation) -> None:
     """The two preparations are equal cell for cell (and so have the same content hash)."""
+    import pandas as pd
+
     from server.pipeline import data
 
     first, second = preparation.customers
@@ -480,6 +485,8 @@ def dropped(preparation: Preparation, duplicates: int, invalid: int, rows: int) 
 @then(parsers.parse("no customer appears twice and every age is between {low:d} and {high:d}"))
 def tidy(preparation: Preparation, low: int, high: int) -> None:
     """Customer ids are unique and ages are integers in range."""
+    import pandas as pd
+
     customers = preparation.customers[0]
     assert customers["customer_id"].is_unique
     assert pd.api.types.is_integer_dtype(customers["age"]), customers["age"].dtype
@@ -589,12 +596,24 @@ def prepared_into_table(lifecycle: Lifecycle, catalog_admin, rows: str, seed: st
 @then(parsers.re(r"the table " + TABLE + " holds exactly the prepared customers"))
 def table_holds_customers(lifecycle: Lifecycle, catalog_admin, table: str) -> None:
     """Read back through the warehouse: the same rows, values and types as prepared."""
+    import pandas as pd
+
     from server.pipeline import data, tables
 
     back = tables.read_customers(catalog_admin.client, catalog_admin.warehouse_id, catalog_admin.real(table))
     expected = lifecycle.customers.sort_values("customer_id").reset_index(drop=True)
     strings = {c: object for c, (sql_type, _) in data.SCHEMA.items() if sql_type == "STRING"}
     pd.testing.assert_frame_equal(back.astype(strings), expected.astype(strings))
+
+
+@then(parsers.re(r"reading the table " + TABLE + " takes more than one result chunk"))
+def read_in_chunks(catalog_admin, table: str) -> None:
+    """The warehouse answers SELECT * on the table in several result chunks (what makes the table large)."""
+    from server.pipeline import tables
+
+    statement = f"SELECT * FROM {tables.quote_name(catalog_admin.real(table))}"
+    manifest = tables.execute(catalog_admin.client, catalog_admin.warehouse_id, statement).manifest
+    assert manifest is not None and (manifest.total_chunk_count or 0) > 1, manifest
 
 
 @then(parsers.re(r"the table " + TABLE + " has change data feed enabled"))
@@ -852,6 +871,8 @@ DAMAGES = (
 def _damaged(customers: pd.DataFrame, damage: str) -> pd.DataFrame:
     """A copy of the customers with that one damage done to it."""
     import re
+
+    import pandas as pd
 
     from server.pipeline import data
 

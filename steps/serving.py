@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 import allure
 import httpx
 import pytest
-from databricks.sdk.errors import NotFound
 from pytest_bdd import given, parsers, then, when
 
 from fixtures.clients import AppClient, FakeControl
@@ -101,6 +100,9 @@ class Serving:
 
 @pytest.fixture
 def serving(served_models: ServedModels, serving_admin) -> Iterator[Serving]:
+    # Imported here: the SDK takes 1 s to import, and collecting the steps (or cataloguing them) needs none.
+    from databricks.sdk.errors import NotFound
+
     state = Serving(served_models, serving_admin)
     yield state
     for name in state.created:
