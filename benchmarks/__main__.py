@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import pkgutil
 import subprocess
 import sys
@@ -24,25 +25,37 @@ PYTEST = [sys.executable, "-m", "pytest", "features/", "-q", "-p", "no:cacheprov
 FIRST_SCENARIO = "test_the_health_check_answers_without_identity"
 
 
-def timed(command: list[str]) -> float:
+def timed(command: list[str], env: dict[str, str] | None = None) -> float:
     started = time.perf_counter()
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=env)
     elapsed = time.perf_counter() - started
     if result.returncode != 0:
         raise SystemExit(f"{' '.join(command)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
     return elapsed
 
 
+def first_scenario(command: list[str]) -> tuple[float, float]:
+    """(seconds from launch to the first scenario's result, seconds from launch to the process's exit)."""
+    marker = OUT / "first-result.txt"
+    marker.unlink(missing_ok=True)
+    env = {**os.environ, "BENCHMARK_FIRST_RESULT_FILE": str(marker)}
+    launched = time.time()
+    whole = timed([*command, "-p", "benchmarks._first_result"], env)
+    return float(marker.read_text()) - launched, whole
+
+
 def suite(repeats: int) -> dict:
     results_dir = ["--alluredir", str(OUT / "allure-scratch")]
+    first_runs = [first_scenario([*PYTEST, *results_dir, "-k", FIRST_SCENARIO]) for _ in range(repeats)]
     return {
         # What a product owner waits for after editing a feature (goal: under 5 s, no stack).
         "feature_check_s": spread(
             [timed([sys.executable, "-m", "tools.check_features"]) for _ in range(repeats)]
         ),
-        "time_to_first_scenario_s": spread(
-            [timed([*PYTEST, *results_dir, "-k", FIRST_SCENARIO]) for _ in range(repeats)]
-        ),
+        # Launch to the first scenario's result; and to the exit of a run of that one scenario (teardown of
+        # the stack and the interpreter's exit included).
+        "time_to_first_scenario_s": spread([first for first, _ in first_runs]),
+        "one_scenario_run_s": spread([whole for _, whole in first_runs]),
         "suite_serial_s": spread([timed([*PYTEST, *results_dir]) for _ in range(repeats)]),
         "suite_n2_s": spread([timed([*PYTEST, *results_dir, "-n", "2"]) for _ in range(repeats)]),
     }
