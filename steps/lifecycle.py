@@ -66,7 +66,7 @@ class Lifecycle:
         from server.pipeline import training
 
         params = training.TrainingParams(
-            regularization=regularization, features=features or tuple(training.data.FEATURES)
+            regularization=regularization, features=features or tuple(training.columns.FEATURES)
         )
         result = training.train(self.settings, self.experiment, self.customers, params)
         self.runs.append(result)
@@ -213,10 +213,10 @@ def scores(lifecycle: Lifecycle, version: str, count: int) -> tuple[pd.DataFrame
     """Loads that registered version from the registry and scores that many customers of the test split."""
     import mlflow
 
-    from server.pipeline import data, training
+    from server.pipeline import columns, training
 
     assert lifecycle.client is not None  # also points MLflow at the stack's stores
-    test = lifecycle.customers[lifecycle.customers[data.SPLIT] == "test"].head(count)
+    test = lifecycle.customers[lifecycle.customers[columns.SPLIT] == "test"].head(count)
     inputs = training.model_inputs(test)
     model = mlflow.pyfunc.load_model(
         f"models:/{lifecycle.model_name}/{version}", model_config={"model_version": version}
@@ -262,7 +262,7 @@ def run_artifacts(lifecycle: Lifecycle, tmp_path: Path) -> None:
     """The last run holds a PNG confusion matrix and a training-data profile of every feature."""
     import mlflow
 
-    from server.pipeline import data, training
+    from server.pipeline import columns, training
 
     run_id = lifecycle.runs[-1].run_id
     paths = {a.path for a in lifecycle.client.list_artifacts(run_id, "plots")}
@@ -276,7 +276,7 @@ def run_artifacts(lifecycle: Lifecycle, tmp_path: Path) -> None:
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", "the confusion matrix is not a PNG"
     allure.attach(png.read_bytes(), "confusion matrix", allure.attachment_type.PNG)
     profile = mlflow.artifacts.load_dict(f"runs:/{run_id}/{training.PROFILE_PATH}")
-    assert set(profile["features"]) == set(data.FEATURES), profile["features"].keys()
+    assert set(profile["features"]) == set(columns.FEATURES), profile["features"].keys()
     for name, feature in profile["features"].items():
         shares = feature["frequencies"]
         total = sum(shares.values()) if isinstance(shares, dict) else sum(shares)
@@ -289,13 +289,13 @@ def logged_model(lifecycle: Lifecycle, tmp_path: Path) -> None:
     """The logged custom model: its signature, an input example and pinned pip requirements."""
     import mlflow
 
-    from server.pipeline import data
+    from server.pipeline import columns
 
     uri = lifecycle.runs[-1].model_uri
     info = mlflow.models.get_model_info(uri)
     inputs = {spec.name for spec in info.signature.inputs}
     outputs = {spec.name for spec in info.signature.outputs}
-    assert inputs == set(data.FEATURES), inputs
+    assert inputs == set(columns.FEATURES), inputs
     assert outputs == {"label", "probability", "model_version"}, outputs
     assert info.saved_input_example_info is not None, "no input example"
     local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(tmp_path)))
@@ -322,12 +322,12 @@ def answers_shape(scored: tuple[pd.DataFrame, pd.DataFrame], version: str) -> No
 @then("the answers agree with the basic model the custom model wraps")
 def answers_agree(lifecycle: Lifecycle, scored: tuple[pd.DataFrame, pd.DataFrame]) -> None:
     """The custom model's probabilities equal the basic scikit-learn pipeline's on the same split."""
-    from server.pipeline import data, training
+    from server.pipeline import columns, training
 
     inputs, answers = scored
-    train_rows = lifecycle.customers[lifecycle.customers[data.SPLIT] == "train"]
+    train_rows = lifecycle.customers[lifecycle.customers[columns.SPLIT] == "train"]
     basic = training.build_pipeline(training.TrainingParams()).fit(
-        training.model_inputs(train_rows), train_rows[data.LABEL]
+        training.model_inputs(train_rows), train_rows[columns.LABEL]
     )
     expected = basic.predict_proba(inputs)[:, 1]
     assert (abs(answers["probability"].to_numpy() - expected) < 1e-9).all()
@@ -517,13 +517,13 @@ def new_customers(preparation: Preparation) -> None:
 )
 def held_out(preparation: Preparation, percent: int) -> None:
     """The test share is as asked (within a customer) and churn rates of both splits agree within 1 point."""
-    from server.pipeline import data
+    from server.pipeline import columns
 
     customers = preparation.customers[0]
-    test = customers[customers[data.SPLIT] == "test"]
-    train = customers[customers[data.SPLIT] == "train"]
+    test = customers[customers[columns.SPLIT] == "test"]
+    train = customers[customers[columns.SPLIT] == "train"]
     assert abs(len(test) - len(customers) * percent / 100) <= 2, (len(test), len(customers))
-    assert abs(test[data.LABEL].mean() - train[data.LABEL].mean()) < 0.01
+    assert abs(test[columns.LABEL].mean() - train[columns.LABEL].mean()) < 0.01
 
 
 @when(
@@ -598,11 +598,11 @@ def table_holds_customers(lifecycle: Lifecycle, catalog_admin, table: str) -> No
     """Read back through the warehouse: the same rows, values and types as prepared."""
     import pandas as pd
 
-    from server.pipeline import data, tables
+    from server.pipeline import columns, tables
 
     back = tables.read_customers(catalog_admin.client, catalog_admin.warehouse_id, catalog_admin.real(table))
     expected = lifecycle.customers.sort_values("customer_id").reset_index(drop=True)
-    strings = {c: object for c, (sql_type, _) in data.SCHEMA.items() if sql_type == "STRING"}
+    strings = {c: object for c, (sql_type, _) in columns.SCHEMA.items() if sql_type == "STRING"}
     pd.testing.assert_frame_equal(back.astype(strings), expected.astype(strings))
 
 
@@ -874,7 +874,7 @@ def _damaged(customers: pd.DataFrame, damage: str) -> pd.DataFrame:
 
     import pandas as pd
 
-    from server.pipeline import data
+    from server.pipeline import columns
 
     if found := re.fullmatch(r'the column "(\w+)" is dropped', damage):
         return customers.drop(columns=[found[1]])
@@ -885,7 +885,7 @@ def _damaged(customers: pd.DataFrame, damage: str) -> pd.DataFrame:
     if found := re.fullmatch(r"(\d+) customers are duplicated", damage):
         return pd.concat([customers, customers.head(int(found[1]))], ignore_index=True)
     if damage == "every customer has churned":
-        return customers.assign(**{data.LABEL: 1})
+        return customers.assign(**{columns.LABEL: 1})
     found = re.fullmatch(r'(\d+) contracts read "([^"]+)"', damage)
     assert found, f"unknown damage: {damage}"
     damaged = customers.copy()
@@ -915,14 +915,16 @@ def validated_after(lifecycle: Lifecycle, preparation: Preparation, damage: str)
 )
 def hand_made_table(catalog_admin, table: str, rows: str, empty: str) -> None:
     """A table created with plain SQL (no change data feed), not by the pipeline, with those flaws."""
-    from server.pipeline import data
+    from server.pipeline import columns, data
 
-    customers = data.prepare(int(rows) + 2 * data.MIN_ROWS, 7)[0].head(int(rows)).drop(columns=[data.SPLIT])
+    customers = (
+        data.prepare(int(rows) + 2 * columns.MIN_ROWS, 7)[0].head(int(rows)).drop(columns=[columns.SPLIT])
+    )
     customers["email"] = [f"{c.lower()}@example.com" for c in customers["customer_id"]]
     customers["age"] = customers["age"].astype(str)
     customers["region"] = customers["region"].astype(object)
     customers.loc[customers.index[: int(empty)], "region"] = None
-    types = {c: data.SCHEMA[c][0] for c in customers.columns if c in data.SCHEMA} | {"age": "STRING"}
+    types = {c: columns.SCHEMA[c][0] for c in customers.columns if c in columns.SCHEMA} | {"age": "STRING"}
 
     def literal(value: object, column: str) -> str:
         if value is None:

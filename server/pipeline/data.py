@@ -14,17 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from server.pipeline.columns import (  # noqa: F401 (re-exported: data.SCHEMA etc.)
-    CATEGORICAL_FEATURES,
-    CATEGORIES,
-    FEATURES,
-    LABEL,
-    MIN_ROWS,
-    NUMERIC_FEATURES,
-    RANGES,
-    SCHEMA,
-    SPLIT,
-)
+from server.pipeline.columns import CATEGORIES, LABEL, MIN_ROWS, RANGES, SCHEMA, SPLIT
 
 _RAW_SPELLINGS = {
     "contract": {

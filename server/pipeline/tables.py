@@ -21,6 +21,7 @@ from databricks.sdk.service.sql import (
 )
 
 from server.pipeline import data
+from server.pipeline.columns import MIN_ROWS, SCHEMA
 
 CHANGE_DATA_FEED = "delta.enableChangeDataFeed"
 INSERT_BATCH_ROWS = 500
@@ -93,7 +94,7 @@ def rows_of(w: WorkspaceClient, response: StatementResponse) -> list[list[str | 
 
 
 def create_table_sql(full_name: str) -> str:
-    columns = ",\n  ".join(f"`{name}` {sql_type}" for name, (sql_type, _) in data.SCHEMA.items())
+    columns = ",\n  ".join(f"`{name}` {sql_type}" for name, (sql_type, _) in SCHEMA.items())
     return (
         f"CREATE OR REPLACE TABLE {quote_name(full_name)} (\n  {columns}\n) USING DELTA\n"
         f"COMMENT '{COMMENT}'\nTBLPROPERTIES ('{CHANGE_DATA_FEED}' = 'true')"
@@ -104,8 +105,8 @@ def write_customers(w: WorkspaceClient, warehouse_id: str, full_name: str, custo
     """Validates, then (re)creates the table with change data feed on and inserts every row."""
     data.validate(customers)
     execute(w, warehouse_id, create_table_sql(full_name))
-    columns = list(data.SCHEMA)
-    types = [data.SCHEMA[c][0] for c in columns]
+    columns = list(SCHEMA)
+    types = [SCHEMA[c][0] for c in columns]
     names = ", ".join(f"`{c}`" for c in columns)
     for start in range(0, len(customers), INSERT_BATCH_ROWS):
         batch = customers.iloc[start : start + INSERT_BATCH_ROWS][columns]
@@ -118,40 +119,38 @@ def write_customers(w: WorkspaceClient, warehouse_id: str, full_name: str, custo
 
 
 def read_customers(w: WorkspaceClient, warehouse_id: str, full_name: str) -> pd.DataFrame:
-    """The table's rows, typed as ``data.SCHEMA`` says, ordered by customer id."""
-    names = ", ".join(f"`{c}`" for c in data.SCHEMA)
+    """The table's rows, typed as ``SCHEMA`` says, ordered by customer id."""
+    names = ", ".join(f"`{c}`" for c in SCHEMA)
     response = execute(w, warehouse_id, f"SELECT {names} FROM {quote_name(full_name)} ORDER BY customer_id")
-    frame = pd.DataFrame(rows_of(w, response), columns=list(data.SCHEMA))
-    for column, (sql_type, dtype) in data.SCHEMA.items():
+    frame = pd.DataFrame(rows_of(w, response), columns=list(SCHEMA))
+    for column, (sql_type, dtype) in SCHEMA.items():
         if sql_type != "STRING":
             frame[column] = pd.to_numeric(frame[column]).astype(dtype)
     return frame
 
 
-def validate_table(
-    w: WorkspaceClient, warehouse_id: str, full_name: str, min_rows: int = data.MIN_ROWS
-) -> int:
+def validate_table(w: WorkspaceClient, warehouse_id: str, full_name: str, min_rows: int = MIN_ROWS) -> int:
     """Schema and properties from Unity Catalog, row count and nulls from the warehouse: every problem."""
     problems: list[str] = []
     table = w.tables.get(full_name)
     found = {
         c.name: (c.type_name.value if c.type_name else c.type_text or "").upper() for c in table.columns or []
     }
-    for column, (sql_type, _) in data.SCHEMA.items():
+    for column, (sql_type, _) in SCHEMA.items():
         if column not in found:
             problems.append(f"missing column '{column}'")
         elif found[column] not in (sql_type, {"INT": "INTEGER"}.get(sql_type, sql_type)):
             problems.append(f"column '{column}' is {found[column]}, expected {sql_type}")
-    problems += [f"unexpected column '{c}'" for c in found if c not in data.SCHEMA]
+    problems += [f"unexpected column '{c}'" for c in found if c not in SCHEMA]
     if (table.properties or {}).get(CHANGE_DATA_FEED, "").lower() != "true":
         problems.append(f"table property {CHANGE_DATA_FEED} is not true")
-    counts = ", ".join(f"COUNT_IF(`{c}` IS NULL)" for c in data.SCHEMA if c in found)
+    counts = ", ".join(f"COUNT_IF(`{c}` IS NULL)" for c in SCHEMA if c in found)
     response = execute(w, warehouse_id, f"SELECT COUNT(*), {counts} FROM {quote_name(full_name)}")
     first = rows_of(w, response)[0]
     rows = int(first[0])
     if rows < min_rows:
         problems.append(f"{rows} rows, at least {min_rows} expected")
-    for column, nulls in zip([c for c in data.SCHEMA if c in found], first[1:], strict=True):
+    for column, nulls in zip([c for c in SCHEMA if c in found], first[1:], strict=True):
         if int(nulls):
             problems.append(f"column '{column}': {nulls} null values")
     if problems:

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from server.config import Settings
-from server.pipeline import data, profile, tracking
+from server.pipeline import columns, data, profile, tracking
 
 CUSTOM_MODEL_CODE = Path(__file__).with_name("churn_model.py")
 MODEL_NAME = "model"  # the custom (pyfunc) model, the one that is registered
@@ -30,13 +30,13 @@ PRIMARY_METRIC = "roc_auc"
 class TrainingParams:
     regularization: float = 1.0  # LogisticRegression's C
     max_iter: int = 200
-    features: tuple[str, ...] = tuple(data.FEATURES)
+    features: tuple[str, ...] = tuple(columns.FEATURES)
 
     def __post_init__(self) -> None:
-        unknown = [f for f in self.features if f not in data.FEATURES]
+        unknown = [f for f in self.features if f not in columns.FEATURES]
         if unknown or not self.features:
             raise ValueError(
-                f"unknown features {unknown}; choose from {', '.join(data.FEATURES)}"
+                f"unknown features {unknown}; choose from {', '.join(columns.FEATURES)}"
                 if unknown
                 else "train on at least one feature"
             )
@@ -59,8 +59,8 @@ def build_pipeline(params: TrainingParams):  # -> sklearn Pipeline
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-    numeric = [f for f in params.features if f in data.NUMERIC_FEATURES]
-    categorical = [f for f in params.features if f in data.CATEGORICAL_FEATURES]
+    numeric = [f for f in params.features if f in columns.NUMERIC_FEATURES]
+    categorical = [f for f in params.features if f in columns.CATEGORICAL_FEATURES]
     preprocess = ColumnTransformer(
         [
             ("numeric", StandardScaler(), numeric),
@@ -78,7 +78,9 @@ def build_pipeline(params: TrainingParams):  # -> sklearn Pipeline
 def model_inputs(customers: pd.DataFrame) -> pd.DataFrame:
     """What the model is asked about a customer: every feature, typed as the signature says."""
     return (
-        customers[data.FEATURES].astype({c: data.SCHEMA[c][1] for c in data.FEATURES}).reset_index(drop=True)
+        customers[columns.FEATURES]
+        .astype({c: columns.SCHEMA[c][1] for c in columns.FEATURES})
+        .reset_index(drop=True)
     )
 
 
@@ -106,10 +108,10 @@ def train(
 
     params = params or TrainingParams()
     data.validate(customers, what="training data")
-    train_rows = customers[customers[data.SPLIT] == "train"]
-    test_rows = customers[customers[data.SPLIT] == "test"]
+    train_rows = customers[customers[columns.SPLIT] == "train"]
+    test_rows = customers[customers[columns.SPLIT] == "test"]
     x_train, x_test = model_inputs(train_rows), model_inputs(test_rows)
-    y_train, y_test = train_rows[data.LABEL].to_numpy(), test_rows[data.LABEL].to_numpy()
+    y_train, y_test = train_rows[columns.LABEL].to_numpy(), test_rows[columns.LABEL].to_numpy()
 
     pipeline = build_pipeline(params).fit(x_train, y_train)
     probability = pipeline.predict_proba(x_test)[:, 1]
@@ -131,8 +133,8 @@ def train(
     train_probability = pipeline.predict_proba(x_train)[:, 1]
     baseline = profile.build(
         x_train,
-        data.NUMERIC_FEATURES,
-        data.CATEGORICAL_FEATURES,
+        columns.NUMERIC_FEATURES,
+        columns.CATEGORICAL_FEATURES,
         train_probability,
         (train_probability >= 0.5).astype("int64"),
     )
