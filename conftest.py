@@ -1,14 +1,14 @@
 """Registers the suite's plugin and every step module, so every feature can use every phrase."""
 
 pytest_plugins = [
-    "fixtures.pytest_plugin",
+    "fixtures.stack.plugin",
     "steps.common",
     "steps.identity",
-    "fixtures.allure_labels",
-    "fixtures.lakebase",
+    "fixtures.reporting.allure_labels",
+    "fixtures.drivers.lakebase",
     "steps.preferences",
     "steps.lifecycle",
-    "fixtures.workspace_admin",
+    "fixtures.drivers.workspace_admin",
     "steps.catalog",
     "steps.faults",
     "steps.monitoring",

@@ -23,10 +23,10 @@ from databricks.sdk.service.catalog import Privilege
 
 from benchmarks.__main__ import spread
 from fixtures.data import catalog as data
-from fixtures.factories import Factory
-from fixtures.stack import start_mock_stack
+from fixtures.drivers.factories import Factory
+from fixtures.drivers.workspace_admin import WorkspaceAdmin
+from fixtures.stack.mock import start_mock_stack
 from fixtures.workspace.sql_statements import WAREHOUSE_ID
-from fixtures.workspace_admin import WorkspaceAdmin
 
 OUT = Path(__file__).resolve().parent.parent / "reports" / "benchmarks" / "catalog.json"
 READ = [Privilege.USE_CATALOG, Privilege.USE_SCHEMA, Privilege.SELECT]

@@ -23,8 +23,8 @@ from psycopg.types.json import Jsonb
 
 from benchmarks import spread
 from fixtures.data import traffic
-from fixtures.postgres import APP_ROLE, EmbeddedPostgres
-from fixtures.stack import CACHE
+from fixtures.stack.mock import CACHE
+from fixtures.stack.postgres import APP_ROLE, EmbeddedPostgres
 from server.config import Settings
 from server.db import Database
 from server.models.monitoring import Window

@@ -31,8 +31,8 @@ from pathlib import Path
 import httpx
 import psycopg
 
-from fixtures.clients import FakeControl
-from fixtures.postgres import APP_ROLE, EmbeddedPostgres
+from fixtures.drivers.clients import FakeControl
+from fixtures.stack.postgres import APP_ROLE, EmbeddedPostgres
 from fixtures.workspace.server import free_port
 
 ROOT = Path(__file__).resolve().parent.parent

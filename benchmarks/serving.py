@@ -51,8 +51,8 @@ def main() -> None:
     from databricks.sdk.core import Config
     from databricks.sdk.service.serving import EndpointCoreConfigInput, ServedEntityInput
 
-    from fixtures.serving_models import register_served_models, sample_records
-    from fixtures.stack import start_mock_stack
+    from fixtures.drivers.serving_models import register_served_models, sample_records
+    from fixtures.stack.mock import start_mock_stack
 
     stack = start_mock_stack()
     try:

@@ -33,7 +33,7 @@ started=$SECONDS
 # credentials to fake): a real MLflow SQL store stands in for them, its schema made before two workers share it.
 # It is the workspace's own MLflow, so the fake's Model Serving loads the registered versions from it too.
 MLFLOW_STORE=$WORK/mlflow
-"$PY" -c 'import sys; from pathlib import Path; from fixtures.mlflow_store import MlflowStore
+"$PY" -c 'import sys; from pathlib import Path; from fixtures.stack.mlflow_store import MlflowStore
 MlflowStore(Path(sys.argv[1]), Path(sys.argv[2])).ensure_schema()' "$MLFLOW_STORE" "$ROOT/.cache/mlflow" || exit 1
 
 MLFLOW_URI="sqlite:///$MLFLOW_STORE/mlflow.db"
@@ -42,7 +42,7 @@ MLFLOW_TRACKING_URI="$MLFLOW_URI" MLFLOW_REGISTRY_URI="$MLFLOW_URI" \
   "$PY" -m fixtures.workspace --port "$PORT" --without-control-api \
   --seed fixtures/data/live_seed.json --write-config "$WORK/databrickscfg" >"$WORK/workspace.log" 2>&1 &
 pids+=($!)
-"$PY" -m fixtures.postgres --data-dir "$PG_DATA" --database acceptance_live \
+"$PY" -m fixtures.stack.postgres --data-dir "$PG_DATA" --database acceptance_live \
   --env-file "$WORK/pg.env" >"$WORK/postgres.log" 2>&1 &
 pids+=($!)
 wait_for "fake workspace" 30 curl -sf "http://127.0.0.1:$PORT/.well-known/databricks-config" \

@@ -24,11 +24,11 @@ import httpx
 import pytest
 from pytest_bdd import given, parsers, then, when
 
-from fixtures.clients import AppClient, FakeControl
 from fixtures.data import catalog as data
-from fixtures.pytest_plugin import Cast
-from fixtures.stack import Stack
-from fixtures.workspace_admin import Grants, WorkspaceAdmin
+from fixtures.drivers.clients import AppClient, FakeControl
+from fixtures.drivers.workspace_admin import Grants, WorkspaceAdmin
+from fixtures.stack.mock import Stack
+from fixtures.stack.plugin import Cast
 
 NAME = r'"(?P<{}>[^"]+)"'
 

@@ -12,9 +12,9 @@ import httpx
 import pytest
 from pytest_bdd import given, parsers, then, when
 
-from fixtures.clients import AppClient, FakeControl
-from fixtures.pytest_plugin import Cast
-from fixtures.stack import Stack
+from fixtures.drivers.clients import AppClient, FakeControl
+from fixtures.stack.mock import Stack
+from fixtures.stack.plugin import Cast
 from steps.common import error_of
 
 UPSTREAM = {

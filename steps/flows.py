@@ -15,12 +15,12 @@ import httpx
 import pytest
 from pytest_bdd import given, parsers, then, when
 
-from fixtures.attachments import attach_table
 from fixtures.data import traffic
 from fixtures.data.catalog import ident, literal
-from fixtures.pytest_plugin import Cast
-from fixtures.stack import Person
-from fixtures.workspace_admin import WorkspaceAdmin
+from fixtures.drivers.workspace_admin import WorkspaceAdmin
+from fixtures.reporting.attachments import attach_table
+from fixtures.stack.mock import Person
+from fixtures.stack.plugin import Cast
 
 WHO = r"(?P<who>[A-Z]\w+|she|he|they)"
 ENDPOINT = r'the endpoint "(?P<endpoint>[^"]+)"'

@@ -8,9 +8,9 @@ import allure
 import httpx
 from pytest_bdd import given, parsers, then, when
 
-from fixtures.clients import FakeControl
-from fixtures.pytest_plugin import Cast
-from fixtures.stack import Stack
+from fixtures.drivers.clients import FakeControl
+from fixtures.stack.mock import Stack
+from fixtures.stack.plugin import Cast
 
 PRONOUN = r"(?:her|his|their)"
 

@@ -24,7 +24,7 @@ import allure
 import pytest
 from pytest_bdd import given, parsers, then, when
 
-from fixtures.stack import ROOT, Stack, worker_id
+from fixtures.stack.mock import ROOT, Stack, worker_id
 
 if TYPE_CHECKING:  # pandas is imported in the steps that use it: 0.3 s that collecting the steps need not pay
     import pandas as pd
@@ -77,7 +77,7 @@ class Lifecycle:
 
     def register_trained(self, features_phrase: str, code_dir: Path | None = None) -> str:
         """A version of the model trained on the given features (the cached reference model when it is)."""
-        from fixtures import reference_model
+        from fixtures.drivers import reference_model
 
         uses_reference = FEATURE_SETS[features_phrase] is None and (self.rows, self.seed) == (
             reference_model.ROWS,

@@ -16,11 +16,11 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from pytest_bdd import given, parsers, then, when
 
-from fixtures.attachments import attach_table
-from fixtures.clients import FakeControl
 from fixtures.data import traffic
-from fixtures.pytest_plugin import Cast
-from fixtures.stack import Stack
+from fixtures.drivers.clients import FakeControl
+from fixtures.reporting.attachments import attach_table
+from fixtures.stack.mock import Stack
+from fixtures.stack.plugin import Cast
 
 
 def prometheus_samples(response: httpx.Response) -> list[tuple[str, dict[str, str], float]]:
@@ -92,7 +92,7 @@ class MonitoredModel:
 @pytest.fixture(scope="session")
 def monitored_model(stack: Stack) -> MonitoredModel:
     """The reference churn model (with its training profile) registered once per worker."""
-    from fixtures import reference_model
+    from fixtures.drivers import reference_model
 
     if stack.mlflow_store is not None:
         stack.mlflow_store.ensure_schema()  # type: ignore[attr-defined]

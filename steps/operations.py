@@ -16,8 +16,8 @@ import psycopg
 import pytest
 from pytest_bdd import given, parsers, then, when
 
-from fixtures.pytest_plugin import Cast
-from fixtures.stack import Stack
+from fixtures.stack.mock import Stack
+from fixtures.stack.plugin import Cast
 
 # Everything the database command reads from the environment (Settings, by their env names).
 DATABASE_ENV = (

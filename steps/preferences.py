@@ -18,12 +18,12 @@ import httpx
 import pytest
 from pytest_bdd import given, parsers, then, when
 
-from fixtures.clients import AppClient
-from fixtures.lakebase import Lakebase
-from fixtures.pytest_plugin import Cast
-from fixtures.scenario_lookup import scenario_of
-from fixtures.stack import Person, Stack
-from fixtures.wire import send_body
+from fixtures.drivers.clients import AppClient
+from fixtures.drivers.lakebase import Lakebase
+from fixtures.drivers.wire import send_body
+from fixtures.reporting.scenario_lookup import scenario_of
+from fixtures.stack.mock import Person, Stack
+from fixtures.stack.plugin import Cast
 from server.models.preferences import MAX_VALUE_BYTES
 
 PRONOUN = r"(?:her|his|their)"
@@ -141,8 +141,8 @@ def fresh_live_preferences(request: pytest.FixtureRequest, stack: Stack) -> Iter
         return
     import fcntl
 
-    from fixtures.live import user_profiles
-    from fixtures.stack import CACHE
+    from fixtures.stack.live import user_profiles
+    from fixtures.stack.mock import CACHE
 
     # The accounts are shared by every worker of the run: one preference scenario at a time uses them.
     CACHE.mkdir(parents=True, exist_ok=True)

@@ -23,10 +23,10 @@ import httpx
 import pytest
 from pytest_bdd import given, parsers, then, when
 
-from fixtures.clients import AppClient, FakeControl
-from fixtures.pytest_plugin import Cast
-from fixtures.serving_models import ServedModels, register_served_models, sample_records
-from fixtures.stack import Stack
+from fixtures.drivers.clients import AppClient, FakeControl
+from fixtures.drivers.serving_models import ServedModels, register_served_models, sample_records
+from fixtures.stack.mock import Stack
+from fixtures.stack.plugin import Cast
 
 WHO = r"(?P<who>[A-Z]\w+|she|he|they)"
 PRONOUN = r"(?:her|his|their)"

@@ -15,8 +15,8 @@ import os
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
-from fixtures.clients import USER_TOKEN_HEADER
-from fixtures.stack import Stack
+from fixtures.drivers.clients import USER_TOKEN_HEADER
+from fixtures.stack.mock import Stack
 
 FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "150"))
 # CI explores the same cases every run (a red build is a real finding, not a lucky seed); set FUZZ_RANDOM=1

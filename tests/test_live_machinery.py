@@ -11,7 +11,8 @@ import pytest
 from databricks.sdk import WorkspaceClient
 from databricks.sdk.errors import NotFound
 
-from fixtures import factories, live
+from fixtures.drivers import factories
+from fixtures.stack import live
 from fixtures.workspace.__main__ import seed, write_config
 from fixtures.workspace.app import create_workspace_app
 from fixtures.workspace.server import BackgroundServer, free_port
@@ -138,7 +139,7 @@ def test_sweeper_against_the_workspace_reports_kinds_it_does_not_serve(live_env:
 
 
 def test_mock_admin_client_is_a_workspace_admin_made_through_the_control_api(fake) -> None:
-    from fixtures.stack import Stack
+    from fixtures.stack.mock import Stack
 
     stack = Stack(mode="mock", app_url="", workspace_host=fake.host, control=fake.control)
     me = stack.admin_client().current_user.me()

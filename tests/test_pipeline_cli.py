@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.stack import ROOT
+from fixtures.stack.mock import ROOT
 
 
 def pipeline(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.allure_labels import labels_for
-from fixtures.attachments import distributions_png, table_csv
+from fixtures.reporting.allure_labels import labels_for
+from fixtures.reporting.attachments import distributions_png, table_csv
 from tools import traceability
 
 

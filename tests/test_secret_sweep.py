@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fixtures.redaction import redact
+from fixtures.reporting.redaction import redact
 from tools.secret_sweep import sweep
 
 

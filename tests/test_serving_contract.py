@@ -19,9 +19,9 @@ from databricks.sdk.service.serving import (
     TrafficConfig,
 )
 
-from fixtures.mlflow_store import fresh_store
-from fixtures.serving_models import ServedModels, register_served_models, sample_records
-from fixtures.stack import CACHE
+from fixtures.drivers.serving_models import ServedModels, register_served_models, sample_records
+from fixtures.stack.mlflow_store import fresh_store
+from fixtures.stack.mock import CACHE
 
 
 @pytest.fixture(scope="module")

@@ -28,7 +28,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from fixtures import stories
+from fixtures.reporting import stories
 from tools.gherkin_index import (
     FEATURES_DIR,
     ROOT,
@@ -196,7 +196,9 @@ def check_structure(parsed: ParsedFeature, tags_ok: set[str], ids_ok: set[str], 
             )
         for tag in sorted(ids - ids_ok):
             problems.append(
-                Problem(here, "tags", f"@{tag} is not an ID in PRODUCT.md (see fixtures/stories.py)", [])
+                Problem(
+                    here, "tags", f"@{tag} is not an ID in PRODUCT.md (fixtures/reporting/stories.py)", []
+                )
             )
         for tag in sorted(tags - tags_ok - ids):
             problems.append(Problem(here, "tags", f"unknown tag @{tag}", _tag_hint(tag)))

@@ -26,8 +26,8 @@ from typing import Any
 import httpx
 from websockets.sync.client import ClientConnection, connect
 
-from fixtures import stories
-from fixtures.allure_labels import epic_name
+from fixtures.reporting import stories
+from fixtures.reporting.allure_labels import epic_name
 from tools.gherkin_index import ROOT, parse_all
 
 REPORT = ROOT / "reports" / "allure-report" / "single" / "index.html"

@@ -4,7 +4,7 @@
     python -m tools.sweeper --delete        # remove them
     python -m tools.sweeper --any-age --fail-if-found   # CI, after a run: nothing of ours may be left
 
-Objects are ours when their name starts with ``acc_`` (``fixtures/factories.py``). An object is expired when
+Objects are ours when their name starts with ``acc_`` (``fixtures/drivers/factories.py``). Expired means
 its ``RemoveAfter`` tag or property has passed; objects that take no tags count from their creation time
 plus one hour; objects with neither count as expired. Connects with Databricks unified auth (the admin
 profile), through databricks-sdk only. Kinds the workspace does not serve (404) are reported and skipped.
@@ -26,7 +26,7 @@ from typing import Any
 from databricks.sdk import WorkspaceClient
 from databricks.sdk.errors import DatabricksError, NotFound, PermissionDenied
 
-from fixtures.factories import LIFETIME, PREFIX, REMOVE_AFTER, parse_remove_after
+from fixtures.drivers.factories import LIFETIME, PREFIX, REMOVE_AFTER, parse_remove_after
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fixtures import stories
-from fixtures.allure_labels import scenario_ids
+from fixtures.reporting import stories
+from fixtures.reporting.allure_labels import scenario_ids
 from tools.gherkin_index import ROOT, parse_all, rel
 
 RESULTS = ROOT / "reports" / "allure-results"
