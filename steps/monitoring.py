@@ -94,8 +94,6 @@ def monitored_model(stack: Stack, makers_for_run) -> MonitoredModel:
     """The reference churn model (with its training profile) registered once per worker."""
     from fixtures.drivers import reference_model
 
-    if stack.mlflow_store is not None:
-        stack.mlflow_store.ensure_schema()  # type: ignore[attr-defined]
     with _register_lock:
         experiment = makers_for_run.experiment("monitoring").name
         name = makers_for_run.registered_model("churn_monitored").name
