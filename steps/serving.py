@@ -120,10 +120,10 @@ def endpoint_serves(serving: Serving, endpoint: str, number: str) -> None:
     serving.create(endpoint, serving.models.churn, [serving.version(int(number))])
 
 
-@given(parsers.re(rf"{ENDPOINT} serves a model without a signature"))
-def endpoint_serves_unsigned(serving: Serving, endpoint: str) -> None:
-    """Creates the endpoint serving a model registered without a signature, and waits until it is ready."""
-    serving.create(endpoint, serving.models.unsigned, [serving.models.unsigned_version])
+@given(parsers.re(rf"{ENDPOINT} serves a model without named input columns"))
+def endpoint_serves_unnamed(serving: Serving, endpoint: str) -> None:
+    """Creates the endpoint serving a model whose signature names no columns (a tensor), waits until ready."""
+    serving.create(endpoint, serving.models.unnamed, [serving.models.unnamed_version])
 
 
 @given(
@@ -687,13 +687,17 @@ def refusal_names_column(response: httpx.Response, column: str) -> None:
     assert column in error["message"], error
 
 
-@then(parsers.re(r"(?:she|he|they) gets the model without a signature's own predictions for those customers"))
-def unsigned_predictions(serving: Serving, response: httpx.Response) -> None:
-    """The answer is the unsigned model's own answer for the records sent, and names that model."""
+@then(
+    parsers.re(
+        r"(?:she|he|they) gets the model without named input columns' own predictions for those customers"
+    )
+)
+def unnamed_predictions(serving: Serving, response: httpx.Response) -> None:
+    """The answer is that model's own answer for the records sent, and names that model."""
     answer = _ok(response)
     models = serving.models
-    assert answer["model_name"] == models.unsigned and answer["model_version"] == models.unsigned_version
-    assert answer["predictions"] == models.predict(models.unsigned, models.unsigned_version, serving.sent)
+    assert answer["model_name"] == models.unnamed and answer["model_version"] == models.unnamed_version
+    assert answer["predictions"] == models.predict(models.unnamed, models.unnamed_version, serving.sent)
 
 
 @then(
