@@ -39,3 +39,18 @@ def admin(fake: Fake) -> tuple[WorkspaceClient, str]:
     """A metastore admin (group "admins") of the fake, one per test module: (SDK client, token)."""
     user = fake.control.create_user(f"admin.{uuid.uuid4().hex[:6]}@example.com", "Contract Admin", ["admins"])
     return WorkspaceClient(host=fake.host, token=user["token"], auth_type="pat"), user["token"]
+
+
+@pytest.fixture(scope="module")
+def mlflow_workspace(fake: Fake, admin: tuple[WorkspaceClient, str]) -> Iterator[str]:
+    """MLflow on the fake as a job has it (``databricks`` / ``databricks-uc``, the admin's host and token)
+    and a catalog and schema to register models in; yields that ``catalog.schema``."""
+    from fixtures.stack.mock import workspace_environment
+
+    w, token = admin
+    catalog = f"mlflow_{uuid.uuid4().hex[:6]}"
+    w.catalogs.create(catalog)
+    w.schemas.create("models", catalog)
+    restore = workspace_environment(fake.host, token)
+    yield f"{catalog}.models"
+    restore()
