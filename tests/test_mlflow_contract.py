@@ -267,3 +267,32 @@ def test_create_model_needs_create_model_and_reading_needs_execute(
                              body={"name": model_name, "alias": "champion", "version": "1"})  # fmt: skip
     grants = w.grants.get("function", model_name).privilege_assignments
     assert [(g.principal, g.privileges) for g in grants] == [(user["user_name"], [Privilege.EXECUTE])]
+
+
+def test_the_sweeper_removes_expired_experiments_and_registered_models(
+    client, mlflow_workspace, admin
+) -> None:
+    """What a killed run leaves (prefixed, RemoveAfter passed) is found and removed through the SDK."""
+    from tools import sweeper
+
+    w, _ = admin
+    prefix = f"acc_{uuid.uuid4().hex[:6]}_"
+    expired, fresh = {"RemoveAfter": "202001010000"}, {"RemoveAfter": "209901010000"}
+    old_experiment = client.create_experiment(f"/Shared/{prefix}old", tags=expired)
+    client.create_experiment(f"/Shared/{prefix}new", tags=fresh)
+    client.create_registered_model(f"{mlflow_workspace}.{prefix}old", tags=expired)
+    client.create_registered_model(f"{mlflow_workspace}.{prefix}new", tags=fresh)
+    kinds = [sweeper.Experiments(), sweeper.RegisteredModels()]
+
+    found, problems = sweeper.sweep(w, prefix, delete=True, any_age=False, kinds=kinds)
+    assert not problems
+    assert sorted(f.name for f in found) == sorted(
+        [f"/Shared/{prefix}old", f"{mlflow_workspace}.{prefix}old"]
+    )
+    assert client.get_experiment(old_experiment).lifecycle_stage == "deleted"
+    assert {m.full_name for m in w.registered_models.list()} & {f"{mlflow_workspace}.{prefix}old"} == set()
+    found, _ = sweeper.sweep(w, prefix, delete=True, any_age=True, kinds=kinds)
+    assert sorted(f.name for f in found) == sorted(
+        [f"/Shared/{prefix}new", f"{mlflow_workspace}.{prefix}new"]
+    )
+    assert sweeper.sweep(w, prefix, delete=False, any_age=True, kinds=kinds)[0] == []

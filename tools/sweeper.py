@@ -10,8 +10,8 @@ plus one hour; objects with neither count as expired. Connects with Databricks u
 profile), through databricks-sdk only. Kinds the workspace does not serve (404) are reported and skipped.
 
 Kinds: catalogs (properties; dropped with their contents), schemas in any catalog (properties), tables in
-any catalog (properties), registered models in Unity Catalog (creation time), MLflow experiments (tags),
-serving endpoints (tags). A new kind is one ``Kind`` subclass added to ``KINDS``.
+any catalog (properties), registered models in Unity Catalog (MLflow tags, else creation time), MLflow
+experiments (tags), serving endpoints (tags). A new kind is one ``Kind`` subclass added to ``KINDS``.
 """
 
 from __future__ import annotations
@@ -130,7 +130,19 @@ class RegisteredModels(Kind):
             full = model.full_name or ""
             parts = full.split(".")
             if _ours(parts[-1], prefix) and not any(_ours(p, prefix) for p in parts[:-1]):
-                yield Leftover(self.name, full, full, _expiry(None, model.created_at))
+                yield Leftover(self.name, full, full, _expiry(self._tags(w, full), model.created_at))
+
+    @staticmethod
+    def _tags(w: WorkspaceClient, full_name: str) -> dict[str, str]:
+        """The model's MLflow tags (RemoveAfter): UC's RegisteredModelInfo has none, MLflow's UC API has."""
+        try:
+            got = w.api_client.do(
+                "GET", "/api/2.0/mlflow/unity-catalog/registered-models/get", query={"name": full_name}
+            )
+        except DatabricksError:
+            return {}  # counted from its creation time instead
+        tags = (got or {}).get("registered_model", {}).get("tags") or []
+        return {t["key"]: t.get("value", "") for t in tags if "key" in t}
 
     def delete(self, w: WorkspaceClient, leftover: Leftover) -> None:
         w.registered_models.delete(leftover.key)
