@@ -14,20 +14,18 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
-from urllib.parse import quote
 
 import allure
 import httpx
-import pytest
 from pytest_bdd import given, parsers, then, when
 
 from fixtures.data import catalog as data
-from fixtures.drivers.clients import AppClient, FakeControl
+from fixtures.drivers.app_variants import AppVariants
+from fixtures.drivers.catalog import LargeData, all_pages, item_names
+from fixtures.drivers.control import FakeControl
 from fixtures.drivers.workspace_admin import Grants, WorkspaceAdmin
-from fixtures.stack.mock import Stack
 from fixtures.stack.plugin import Cast
 
 NAME = r'"(?P<{}>[^"]+)"'
@@ -48,72 +46,6 @@ def read_privileges() -> list:
 
 def names_in(text: str) -> list[str]:
     return re.findall(r'"([^"]*)"', text)
-
-
-# Session data: loaded once per worker (and per live run), dropped at the end --------------------------------
-@pytest.fixture(scope="session")
-def reference_catalogs(catalog_admin: WorkspaceAdmin) -> list[str]:
-    """The reference catalogs, loaded once per worker; dropped with the session's other shared objects."""
-    catalogs = list(data.REFERENCE)
-    data.load_reference(catalog_admin, catalogs)
-    return catalogs
-
-
-class LargeData:
-    """Large catalogs and tables, each built the first time a scenario asks for it, then shared."""
-
-    def __init__(self, admin: WorkspaceAdmin) -> None:
-        self.admin = admin
-        self.built: dict[str, int] = {}
-        self.lock = threading.Lock()
-
-    def _once(self, name: str, size: int) -> bool:
-        """True if ``name`` must be built now; refuses a second, different size under the same name."""
-        if name in self.built:
-            assert self.built[name] == size, f"{name} was already built with {self.built[name]}, not {size}"
-            return False
-        self.built[name] = size
-        return True
-
-    def table(self, logical_table: str, rows: int) -> None:
-        with self.lock:
-            if self._once(logical_table, rows):
-                data.load_large_table(self.admin, logical_table, rows)
-
-    def catalog(self, control: FakeControl, logical_schema: str, tables: int) -> None:
-        with self.lock:
-            if self._once(logical_schema, tables):
-                data.load_large_catalog(self.admin, control, logical_schema, tables)
-
-
-@pytest.fixture(scope="session")
-def large_data(catalog_admin: WorkspaceAdmin) -> LargeData:
-    return LargeData(catalog_admin)
-
-
-@pytest.fixture(scope="session")
-def app_without_warehouse(stack: Stack) -> Iterator[str]:
-    """URL of a second app instance, same workspace and database, with no SQL warehouse configured."""
-    from fixtures.workspace.server import BackgroundServer
-    from server.app import create_app
-
-    if stack.app_settings is None:
-        pytest.fail("a second app instance can only be started in mock mode (tag @fault_injection)")
-    settings = stack.app_settings.model_copy(update={"databricks_warehouse_id": None})  # type: ignore[attr-defined]
-    server = BackgroundServer(create_app(settings), "app-without-warehouse").start()
-    yield server.url
-    server.stop()
-
-
-def table_path(catalog_admin: WorkspaceAdmin, logical_table: str) -> str:
-    catalog, schema, table = [*catalog_admin.real(logical_table).split(".", 2), "", ""][:3]
-    parts = [quote(p, safe="") for p in (catalog, schema, table)]
-    return f"/api/catalogs/{parts[0]}/schemas/{parts[1]}/tables/{parts[2]}"
-
-
-def schema_path(catalog_admin: WorkspaceAdmin, logical_schema: str) -> str:
-    catalog, schema = catalog_admin.real(logical_schema).split(".", 1)
-    return f"/api/catalogs/{quote(catalog, safe='')}/schemas/{quote(schema, safe='')}"
 
 
 # Givens --------------------------------------------------------------------------------------------------
@@ -167,10 +99,10 @@ def may_read_table(people: Cast, grants: Grants, who: str, table: str) -> None:
 
 
 @given(parsers.re(r"(?P<who>[A-Z]\w+) uses an app that has no SQL warehouse configured"))
-def uses_app_without_warehouse(people: Cast, app_without_warehouse: str, who: str) -> None:
+def uses_app_without_warehouse(people: Cast, app_variants: AppVariants, who: str) -> None:
     """Points the person at a second instance of the app that has no SQL warehouse set."""
     person = people[who]
-    person.app = AppClient(app_without_warehouse, person.token)
+    person.app = person.app.at(app_variants.url(databricks_warehouse_id=None))
 
 
 @given(parsers.re(r"the schema " + NAME.format("schema") + r" holds (?P<count>[\d,]+) tables"))
@@ -201,13 +133,13 @@ def many_analysts(people: Cast, grants: Grants, control: FakeControl, count: str
 @when(parsers.re(r"(?P<who>\w+) lists the catalogs"), target_fixture="response")
 def list_catalogs(people: Cast, who: str) -> httpx.Response:
     """Lists the catalogs through the app, as the person."""
-    return people[who].app.get("/api/catalogs", params={"page_size": 1000})
+    return people[who].app.catalogs(page_size=1000)
 
 
 @when(parsers.re(r"(?P<who>\w+) lists the schemas of " + NAME.format("catalog")), target_fixture="response")
 def list_schemas(people: Cast, catalog_admin: WorkspaceAdmin, who: str, catalog: str) -> httpx.Response:
     """Lists the schemas of a catalog through the app."""
-    return people[who].app.get(f"/api/catalogs/{quote(catalog_admin.real(catalog), safe='')}/schemas")
+    return people[who].app.schemas(catalog_admin.real(catalog))
 
 
 @when(
@@ -215,9 +147,7 @@ def list_schemas(people: Cast, catalog_admin: WorkspaceAdmin, who: str, catalog:
 )
 def list_table_names(people: Cast, catalog_admin: WorkspaceAdmin, who: str, schema: str) -> httpx.Response:
     """Lists the table names of a schema through the app."""
-    return people[who].app.get(
-        f"{schema_path(catalog_admin, schema)}/table-names", params={"page_size": 1000}
-    )
+    return people[who].app.table_names(*catalog_admin.parts(schema)[:2], page_size=1000)
 
 
 @when(
@@ -226,19 +156,19 @@ def list_table_names(people: Cast, catalog_admin: WorkspaceAdmin, who: str, sche
 )
 def list_tables(people: Cast, catalog_admin: WorkspaceAdmin, who: str, schema: str) -> httpx.Response:
     """Lists the tables of a schema with columns, owner and description."""
-    return people[who].app.get(f"{schema_path(catalog_admin, schema)}/tables", params={"page_size": 1000})
+    return people[who].app.tables(*catalog_admin.parts(schema)[:2], page_size=1000)
 
 
 @when(parsers.re(r"(?P<who>\w+) opens the table " + NAME.format("table")), target_fixture="response")
 def open_table(people: Cast, catalog_admin: WorkspaceAdmin, who: str, table: str) -> httpx.Response:
     """Opens one table's metadata through the app."""
-    return people[who].app.get(table_path(catalog_admin, table))
+    return people[who].app.table(*catalog_admin.parts(table))
 
 
 @when(parsers.re(r"(?P<who>\w+) reads the table " + NAME.format("table") + "$"), target_fixture="response")
 def read_table(people: Cast, catalog_admin: WorkspaceAdmin, who: str, table: str) -> httpx.Response:
     """Reads the first page (100 rows) of a table through the app."""
-    return people[who].app.get(f"{table_path(catalog_admin, table)}/rows")
+    return people[who].app.table_rows(*catalog_admin.parts(table))
 
 
 @when(
@@ -253,9 +183,7 @@ def read_page(
     people: Cast, catalog_admin: WorkspaceAdmin, who: str, table: str, limit: str, offset: str
 ) -> httpx.Response:
     """Reads one page of a table with a given limit and offset."""
-    return people[who].app.get(
-        f"{table_path(catalog_admin, table)}/rows", params={"limit": limit, "offset": offset}
-    )
+    return people[who].app.table_rows(*catalog_admin.parts(table), limit=limit, offset=offset)
 
 
 @when(
@@ -270,16 +198,13 @@ def read_page_raw(
     people: Cast, catalog_admin: WorkspaceAdmin, who: str, table: str, limit: str, offset: str
 ) -> httpx.Response:
     """Reads a table with limit and offset exactly as typed (for invalid input)."""
-    return people[who].app.get(
-        f"{table_path(catalog_admin, table)}/rows", params={"limit": limit, "offset": offset}
-    )
+    return people[who].app.table_rows(*catalog_admin.parts(table), limit=limit, offset=offset)
 
 
 def _filtered(
     people: Cast, catalog_admin: WorkspaceAdmin, who: str, table: str, filters: list[dict]
 ) -> httpx.Response:
-    body = {"filters": filters, "limit": 1000}
-    return people[who].app.post(f"{table_path(catalog_admin, table)}/rows", json=body)
+    return people[who].app.matching_rows(*catalog_admin.parts(table), filters, limit=1000)
 
 
 @when(
@@ -374,16 +299,11 @@ def page_table_names(
     people: Cast, catalog_admin: WorkspaceAdmin, who: str, schema: str, size: str
 ) -> list[list[str]]:
     """Follows the page tokens of a schema's table names to the end."""
-    client, pages, token = people[who].app.quiet(), [], None
+    client, (catalog, schema) = people[who].app.quiet(), catalog_admin.parts(schema)[:2]
     started = time.perf_counter()
-    while True:
-        params = {"page_size": size, **({"page_token": token} if token else {})}
-        response = client.get(f"{schema_path(catalog_admin, schema)}/table-names", params=params)
-        assert response.status_code == 200, response.text
-        pages.append(response.json()["items"])
-        token = response.json().get("next_page_token")
-        if not token:
-            break
+    pages = all_pages(
+        lambda token: client.table_names(catalog, schema, page_size=int(size), page_token=token)
+    )
     summary = f"{len(pages)} pages, {sum(map(len, pages))} names in {time.perf_counter() - started:.2f}s"
     allure.attach(summary, name="paging summary", attachment_type=allure.attachment_type.TEXT)
     return pages
@@ -392,16 +312,11 @@ def page_table_names(
 @when(parsers.re(r"(?P<who>\w+) pages through the catalogs (?P<size>\d+) at a time"), target_fixture="pages")
 def page_catalogs(people: Cast, who: str, size: str) -> list[list[str]]:
     """Follows the page tokens of the catalog list to the end."""
-    client, pages, token = people[who].app.quiet(), [], None
-    while True:
-        response = client.get(
-            "/api/catalogs", params={"page_size": size, **({"page_token": token} if token else {})}
-        )
-        assert response.status_code == 200, response.text
-        pages.append([c["name"] for c in response.json()["items"]])
-        token = response.json().get("next_page_token")
-        if not token:
-            break
+    client = people[who].app.quiet()
+    pages = [
+        item_names(page)
+        for page in all_pages(lambda token: client.catalogs(page_size=int(size), page_token=token))
+    ]
     allure.attach(json.dumps(pages, indent=1), name="pages", attachment_type=allure.attachment_type.JSON)
     return pages
 
@@ -412,7 +327,7 @@ def page_catalogs(people: Cast, who: str, size: str) -> list[list[str]]:
 )
 def list_catalogs_bad_token(people: Cast, who: str) -> httpx.Response:
     """Lists the catalogs from a made-up page token."""
-    return people[who].app.get("/api/catalogs", params={"page_token": "bm90LWEtdG9rZW4"})
+    return people[who].app.catalogs(page_token="bm90LWEtdG9rZW4")
 
 
 @when(
@@ -430,9 +345,7 @@ def read_pages_at(
     client, found = people[who].app.quiet(), {}
     for offset in (int(o) for o in re.findall(r"\d+", offsets)):
         started = time.perf_counter()
-        response = client.get(
-            f"{table_path(catalog_admin, table)}/rows", params={"limit": size, "offset": offset}
-        )
+        response = client.table_rows(*catalog_admin.parts(table), limit=int(size), offset=offset)
         found[offset] = (response, time.perf_counter() - started)
     summary = "\n".join(f"offset {o}: HTTP {r.status_code} in {s:.3f}s" for o, (r, s) in found.items())
     allure.attach(summary, name="pages read", attachment_type=allure.attachment_type.TEXT)
@@ -459,11 +372,11 @@ def crowd_reads(
     """Every analyst of the scenario reads the same page at the same moment."""
     clients = [person.app.quiet() for person in analysts]
     start = threading.Barrier(len(clients))
-    path = f"{table_path(catalog_admin, table)}/rows"
+    parts = catalog_admin.parts(table)
 
     def read(client) -> httpx.Response:
         start.wait(timeout=60)
-        return client.get(path, params={"limit": limit})
+        return client.table_rows(*parts, limit=int(limit))
 
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=len(clients)) as pool:

@@ -6,55 +6,32 @@ Services by their business names map onto the REST path prefixes the fake worksp
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import httpx
-import pytest
 from pytest_bdd import given, parsers, then, when
 
-from fixtures.drivers.clients import AppClient, FakeControl
-from fixtures.stack.mock import Stack
+from fixtures.drivers.app import prometheus_samples
+from fixtures.drivers.app_variants import AppVariants
+from fixtures.drivers.control import UPSTREAM, FakeControl, api_label
 from fixtures.stack.plugin import Cast
 from steps.common import error_of
 
-UPSTREAM = {
-    "Unity Catalog": "/api/2.1/unity-catalog",
-    "the SQL warehouse": "/api/2.0/sql/statements",
-    "Model Serving": "/serving-endpoints",
-    "the workspace identity service": "/api/2.0/preview/scim/v2",
-}
 SERVICE = r"(?P<service>" + "|".join(re.escape(name) for name in UPSTREAM) + ")"
 # The impatient app gives up after this long, on retries and on a model: what its scenarios wait for.
 IMPATIENT_SECONDS = 1
 INTERNALS = ("Traceback", 'File "', "Exception", "requests.exceptions", "databricks.sdk")
 
 
-@pytest.fixture(scope="session")
-def impatient_app(stack: Stack) -> Iterator[str]:
-    """A second app instance that gives up on the workspace after one second, of retries or of waiting for a
-    model (the main one is patient), for scenarios where a service keeps refusing or a model is slow."""
-    from fixtures.workspace.server import BackgroundServer
-    from server.app import create_app
-
-    if stack.app_settings is None:
-        pytest.fail("a second app instance can only be started in mock mode (tag @fault_injection)")
-    settings = stack.app_settings.model_copy(  # type: ignore[attr-defined]
-        update={
-            "databricks_retry_timeout_seconds": IMPATIENT_SECONDS,
-            "serving_timeout_seconds": IMPATIENT_SECONDS,
-        }
-    )
-    server = BackgroundServer(create_app(settings), "app-impatient").start()
-    yield server.url
-    server.stop()
-
-
 @given(parsers.re(r"(?P<who>[A-Z]\w+) uses an app that gives up on the workspace after one second"))
-def uses_impatient_app(people: Cast, impatient_app: str, who: str) -> None:
+def uses_impatient_app(people: Cast, app_variants: AppVariants, who: str) -> None:
     """Switches the person to a second app that gives up after one second of retries or of waiting for a
     model."""
     person = people[who]
-    person.app = AppClient(impatient_app, person.token)
+    changes = {
+        "databricks_retry_timeout_seconds": IMPATIENT_SECONDS,
+        "serving_timeout_seconds": IMPATIENT_SECONDS,
+    }
+    person.app = person.app.at(app_variants.url(**changes))
 
 
 @given(parsers.re(SERVICE + r" refuses the next (?P<count>\d+) requests with status (?P<status>429|503)"))
@@ -62,32 +39,32 @@ def transient_refusals(control: FakeControl, service: str, count: str, status: s
     """The service refuses the next N requests with 429/503 and Retry-After 0, then answers."""
     code = "REQUEST_LIMIT_EXCEEDED" if status == "429" else "TEMPORARILY_UNAVAILABLE"
     # Retry-After 0: the SDK honours it (plus up to 1 s of jitter), which keeps the scenario fast.
-    control.add_fault(UPSTREAM[service], status=int(status), error_code=code, retry_after=0, times=int(count))
+    control.fault_service(service, status=int(status), error_code=code, retry_after=0, times=int(count))
 
 
 @given(parsers.re(SERVICE + r" keeps refusing every request with status (?P<status>429|503)"))
 def keeps_refusing(control: FakeControl, service: str, status: str) -> None:
     """The service refuses every request with 429/503 until the scenario ends."""
     code = "REQUEST_LIMIT_EXCEEDED" if status == "429" else "TEMPORARILY_UNAVAILABLE"
-    control.add_fault(UPSTREAM[service], status=int(status), error_code=code, retry_after=0)
+    control.fault_service(service, status=int(status), error_code=code, retry_after=0)
 
 
 @given(parsers.re(SERVICE + r' refuses every request with status (?P<status>4\d\d) as "(?P<code>[A-Z_]+)"'))
 def permanent_refusal(control: FakeControl, service: str, status: str, code: str) -> None:
     """The service refuses every request with the given 4xx status and error code (the workspace's own)."""
-    control.add_fault(UPSTREAM[service], status=int(status), error_code=code, message=f"refused: {code}")
+    control.fault_service(service, status=int(status), error_code=code, message=f"refused: {code}")
 
 
 @given(parsers.re(SERVICE + r" fails with status (?P<status>5\d\d) on every request"))
 def permanent_failure(control: FakeControl, service: str, status: str) -> None:
     """The service fails every request with the given 5xx status."""
-    control.add_fault(UPSTREAM[service], status=int(status), error_code="INTERNAL_ERROR", message="boom")
+    control.fault_service(service, status=int(status), error_code="INTERNAL_ERROR", message="boom")
 
 
 @given(parsers.re(SERVICE + r" cannot be reached"))
 def unreachable(control: FakeControl, service: str) -> None:
     """Requests to the service get no answer (the fake drops them)."""
-    control.add_fault(UPSTREAM[service], connection_drop=True)
+    control.fault_service(service, connection_drop=True)
 
 
 @when(parsers.re(SERVICE + r" recovers"))
@@ -99,17 +76,15 @@ def recovers(control: FakeControl, service: str) -> None:
 @then(parsers.re(SERVICE + r" was asked again after each refusal"))
 def asked_again(control: FakeControl, service: str) -> None:
     """Every injected refusal was used up: the app (its SDK) came back until the service answered."""
-    left = [f for f in control.faults() if f["path_prefix"] == UPSTREAM[service]]
+    left = control.service_faults(service)
     assert not left, f"refusals not consumed (the app did not retry): {left}"
 
 
 @then(parsers.re(r"the app's own metrics count the refused and the answered calls to " + SERVICE))
 def metrics_count_retries(people: Cast, service: str) -> None:
     """The app's Prometheus metrics show refused (429/503) and answered (200) calls to the service."""
-    from steps.monitoring import prometheus_samples
-
-    api = UPSTREAM[service].split("/")[3] if UPSTREAM[service].startswith("/api/") else "serving-endpoints"
-    samples = prometheus_samples(people["she"].app.get("/metrics"))
+    api = api_label(service)
+    samples = prometheus_samples(people["she"].app.metrics())
     outcomes = {
         labels["outcome"]: value
         for name, labels, value in samples

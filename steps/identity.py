@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import re
-
 import allure
 import httpx
 from pytest_bdd import given, parsers, then, when
 
-from fixtures.drivers.clients import FakeControl
+from fixtures.drivers.app import AppClient
+from fixtures.drivers.control import FakeControl
 from fixtures.stack.mock import Stack
 from fixtures.stack.plugin import Cast
 
@@ -30,7 +29,7 @@ def workspace_user(people: Cast, name: str) -> None:
 @when(parsers.re(rf"(?P<who>\w+) opens {PRONOUN} profile$"), target_fixture="response")
 def opens_profile(people: Cast, who: str) -> httpx.Response:
     """The person opens her own profile in the app, signed in with her Databricks token."""
-    return people[who].app.get("/api/user/me")
+    return people[who].app.profile()
 
 
 @when(
@@ -48,7 +47,7 @@ def opens_profile_forging_headers(people: Cast, who: str, other: str) -> httpx.R
         "X-Forwarded-User": victim.user_name,
         "X-Forwarded-Preferred-Username": victim.user_name,
     }
-    return impostor.app.as_user(impostor.token, **forged).get("/api/user/me")
+    return impostor.app.as_user(impostor.token, **forged).profile()
 
 
 @when(
@@ -58,19 +57,19 @@ def opens_profile_forging_headers(people: Cast, who: str, other: str) -> httpx.R
 def forged_headers_only(stack: Stack, people: Cast, other: str) -> httpx.Response:
     """Someone with no token sends identity headers naming this person."""
     victim = people[other]
-    return stack.anonymous().as_user(None, **{"X-Forwarded-Email": victim.user_name}).get("/api/user/me")
+    return stack.anonymous().as_user(None, **{"X-Forwarded-Email": victim.user_name}).profile()
 
 
 @when("someone opens the profile without signing in", target_fixture="response")
 def profile_without_token(stack: Stack) -> httpx.Response:
     """Someone opens the profile without any sign-in token."""
-    return stack.anonymous().get("/api/user/me")
+    return stack.anonymous().profile()
 
 
 @when("someone opens the profile with a token the workspace never issued", target_fixture="response")
 def profile_with_unknown_token(stack: Stack) -> httpx.Response:
     """Someone opens the profile with a well-formed token the workspace never issued."""
-    return stack.anonymous().as_user("dapi" + "0" * 32).get("/api/user/me")
+    return stack.anonymous().as_user("dapi" + "0" * 32).profile()
 
 
 @when(
@@ -81,13 +80,13 @@ def profile_with_expired_token(people: Cast, control: FakeControl, who: str) -> 
     """The person opens her profile with a token that expired a minute ago (fault injection)."""
     person = people[who]
     expired = control.create_token(person.user_name, lifetime_seconds=-60)
-    return person.app.as_user(expired).get("/api/user/me")
+    return person.app.as_user(expired).profile()
 
 
 @when("someone checks the app's health without signing in", target_fixture="response")
 def health_without_token(stack: Stack) -> httpx.Response:
     """Someone checks the app's health endpoint without signing in."""
-    return stack.anonymous().get("/api/health")
+    return stack.anonymous().health()
 
 
 @then(parsers.re(rf"(?P<who>\w+) sees {PRONOUN} own email and display name"))
@@ -118,7 +117,7 @@ def reports_healthy(response: httpx.Response) -> None:
 @when("someone checks whether the app is ready without signing in", target_fixture="response")
 def readiness_without_token(stack: Stack) -> httpx.Response:
     """Someone checks whether the app is ready (workspace reachable, database schema current), unsigned."""
-    return stack.anonymous().get("/api/health/ready")
+    return stack.anonymous().readiness()
 
 
 @then("the app reports it is ready, with the workspace and the database schema up to date")
@@ -139,17 +138,14 @@ def calls_every_route(stack: Stack, people: Cast, credentials: str) -> dict[str,
     """Enumerates the routes from the app's own OpenAPI description (read as a signed-in user)."""
     # Any signed-in user may read it: the scenario's last person, else one more (live accounts are fixed).
     reader = people.last or people.add("Auditor")
-    schema = reader.app.quiet().get("/api/openapi.json").json()
     token = {"without signing in": None, "with a token the workspace never issued": "dapi" + "e" * 32}[
         credentials
     ]
     caller = stack.anonymous().as_user(token).quiet()
     answers = {}
-    routes = [(p, m) for p, ops in schema["paths"].items() for m in ops] + [("/api/openapi.json", "get")]
-    for path, method in routes:
-        concrete = re.sub(r"\{[^}]+\}", "x", path)
-        kwargs = {"json": {}} if method in ("post", "put", "patch") else {}
-        answers[f"{method.upper()} {path}"] = caller.request(method.upper(), concrete, **kwargs)
+    for method, path in reader.app.quiet().routes():
+        kwargs = {"json": {}} if method in ("POST", "PUT", "PATCH") else {}
+        answers[f"{method} {path}"] = caller.call(method, path, **kwargs)
     allure.attach(
         "\n".join(f"{route} -> {r.status_code}" for route, r in answers.items()),
         name="routes called",
@@ -161,7 +157,7 @@ def calls_every_route(stack: Stack, people: Cast, credentials: str) -> dict[str,
 @then(parsers.parse('every route but health refuses the call with status 401 as "{code}"'))
 def every_route_refuses(route_answers: dict[str, httpx.Response], code: str) -> None:
     """Every route of the app except the health checks refused the call with 401 and this error code."""
-    health = {r: a for r, a in route_answers.items() if r.split(" ", 1)[1].startswith("/api/health")}
+    health = {r: a for r, a in route_answers.items() if AppClient.is_health_route(r.split(" ", 1)[1])}
     others = {r: a for r, a in route_answers.items() if r not in health}
     assert len(others) >= 2, f"expected the app's user routes, found {list(route_answers)}"
     wrong = {

@@ -1,30 +1,23 @@
 """The ML side: preparing data, training, registering and promoting the churn model.
 
-Whens run the pipeline (``server.pipeline``) exactly as its command line does; Thens read back from
-MLflow (runs, params, metrics, artifacts, versions, aliases, tags). Every scenario gets its own
-experiment and registered model (``<catalog>.<schema>.churn_<worker>_<id>``), so scenarios never share
-versions or aliases, in any order or worker.
+Whens run the pipeline through its driver (``fixtures/drivers/pipeline.py``: its command line, in this
+process); Thens read back from MLflow (runs, params, metrics, artifacts, versions, aliases, tags) and from
+Unity Catalog. Every scenario gets its own experiment and registered model.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
-import json
+import re
 import shutil
 import subprocess
-import uuid
-from collections.abc import Iterator
-from contextlib import redirect_stderr, redirect_stdout
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import allure
-import pytest
 from pytest_bdd import given, parsers, then, when
 
-from fixtures.stack.mock import ROOT, Stack, worker_id
+from fixtures.drivers.pipeline import Command, Lifecycle, Preparation
+from fixtures.stack.mock import ROOT
 
 if TYPE_CHECKING:  # pandas is imported in the steps that use it: 0.3 s that collecting the steps need not pay
     import pandas as pd
@@ -38,105 +31,6 @@ METRIC_NAMES = {"ROC AUC": "roc_auc", "accuracy": "accuracy"}
 FEATURES_PHRASE = "|".join(map(str, FEATURE_SETS))
 # The pipeline's tags say first_champion / promoted / kept_champion; features say it in words.
 DECISIONS = {"first champion": "first_champion", "promoted": "promoted", "kept champion": "kept_champion"}
-
-
-@dataclass
-class Lifecycle:
-    stack: Stack
-    experiment: str
-    model_name: str
-    rows: int = 0
-    seed: int = 0
-    customers: pd.DataFrame | None = None
-    runs: list = field(default_factory=list)  # TrainingResult, in training order
-    versions: dict[str, str] = field(default_factory=dict)  # version -> run id
-    last_version: str | None = None
-
-    @property
-    def settings(self):
-        return self.stack.pipeline_settings()
-
-    @property
-    def client(self):
-        from server.pipeline import tracking
-
-        return tracking.client(self.settings)
-
-    def train(self, features: tuple[str, ...] | None = None, regularization: float = 1.0):
-        from server.pipeline import training
-
-        params = training.TrainingParams(
-            regularization=regularization, features=features or tuple(training.columns.FEATURES)
-        )
-        result = training.train(self.settings, self.experiment, self.customers, params)
-        self.runs.append(result)
-        allure.attach(
-            json.dumps(training.describe(result), indent=2), "training run", allure.attachment_type.JSON
-        )
-        return result
-
-    def register_trained(self, features_phrase: str, code_dir: Path | None = None) -> str:
-        """A version of the model trained on the given features (the cached reference model when it is)."""
-        from fixtures.drivers import reference_model
-
-        uses_reference = FEATURE_SETS[features_phrase] is None and (self.rows, self.seed) == (
-            reference_model.ROWS,
-            reference_model.SEED,
-        )
-        if uses_reference:
-            run_id, version = reference_model.register_reference(
-                self.stack, self.experiment, self.model_name, code_dir
-            )
-        else:
-            result = self.train(FEATURE_SETS[features_phrase])
-            run_id = result.run_id
-            args = ["register", "--model-name", self.model_name, "--model-uri", result.model_uri]
-            version = self.cli(*args, *(["--code-dir", str(code_dir)] if code_dir else []))["version"]
-        self.versions[version] = run_id
-        self.last_version = version
-        return version
-
-    def cli(self, *args: str) -> dict:
-        """The pipeline's command line (``python -m server.pipeline ...``), run in this process."""
-        from server.pipeline.__main__ import run
-
-        out = run(list(args), self.settings)
-        allure.attach(json.dumps(out, indent=2, default=str), "python -m server.pipeline " + " ".join(args),
-                      allure.attachment_type.JSON)  # fmt: skip
-        return out
-
-    def promote(self, version: str) -> dict:
-        return self.cli("promote", "--model-name", self.model_name, "--version", version)
-
-    def version(self, number: str):
-        return self.client.get_model_version(self.model_name, number)
-
-    def remove(self) -> None:
-        from mlflow.exceptions import MlflowException
-
-        client = self.client
-        for remove in (
-            lambda: client.delete_registered_model(self.model_name),
-            lambda: client.delete_experiment(client.get_experiment_by_name(self.experiment).experiment_id),
-        ):
-            with contextlib.suppress(MlflowException, AttributeError):  # never created, or already gone
-                remove()
-
-
-@pytest.fixture
-def lifecycle(stack: Stack) -> Iterator[Lifecycle]:
-    """This scenario's experiment and registered model; removed after it (live workspaces outlive runs)."""
-    scenario = uuid.uuid4().hex[:8]
-    worker = worker_id()
-    state = Lifecycle(
-        stack=stack,
-        # Directly under /Shared: a workspace refuses experiments in folders that do not exist.
-        experiment=f"/Shared/acceptance-churn-{worker}-{scenario}",
-        model_name=f"{stack.model_schema}.churn_{worker}_{scenario}",
-    )
-    yield state
-    if state.runs or state.versions:
-        state.remove()
 
 
 # Givens ----------------------------------------------------------------------------------------------------
@@ -153,14 +47,15 @@ def churn_data(lifecycle: Lifecycle, rows: int, seed: int) -> None:
 @given(parsers.re(rf"the churn model trained on (?P<features>{FEATURES_PHRASE}) is registered$"))
 def registered(lifecycle: Lifecycle, features: str) -> None:
     """A registered version of the churn model trained on those features (all: the cached reference model)."""
-    lifecycle.register_trained(features)
+    lifecycle.register_trained(FEATURE_SETS[features])
 
 
 @given(parsers.re(rf"the churn model trained (?:on )?(?P<features>{FEATURES_PHRASE}) is the champion"))
 def champion_given(lifecycle: Lifecycle, features: str) -> None:
     """The churn model trained on those features is registered and promoted; it must end up champion."""
-    version = lifecycle.register_trained(features)
-    assert lifecycle.promote(version)["champion"] == version
+    version = lifecycle.register_trained(FEATURE_SETS[features])
+    promotion = lifecycle.promote(version)
+    assert promotion.status == 0 and promotion.printed["champion"] == version, promotion
 
 
 # Whens -----------------------------------------------------------------------------------------------------
@@ -173,16 +68,8 @@ def trained_with(lifecycle: Lifecycle, regularization: float) -> None:
 @when(parsers.parse("the churn model is trained and registered {times:d} times"))
 def trained_and_registered(lifecycle: Lifecycle, times: int) -> None:
     """Runs the pipeline's command line that many times: train (fresh data, same seed) and register."""
-    from server.pipeline.training import TrainingResult
-
     for _ in range(times):
-        args = ["train", "--experiment", lifecycle.experiment, "--rows", str(lifecycle.rows)]
-        args += ["--seed", str(lifecycle.seed), "--register-as", lifecycle.model_name]
-        out = lifecycle.cli(*args)
-        lifecycle.runs.append(
-            TrainingResult(out["run_id"], out["experiment_id"], out["model_uri"], out["metrics"])
-        )
-        lifecycle.versions[out["version"]] = out["run_id"]
+        lifecycle.cli(*lifecycle.train_args(), "--register-as", lifecycle.model_name)
 
 
 @when(
@@ -194,7 +81,7 @@ def trained_and_registered(lifecycle: Lifecycle, times: int) -> None:
 def registered_outside_git(lifecycle: Lifecycle, features: str, tmp_path: Path) -> None:
     """Registers a version from a copy of the code in a folder that is not a git checkout."""
     code = shutil.copytree(ROOT / "server", tmp_path / "server")
-    lifecycle.register_trained(features, code_dir=Path(code))
+    lifecycle.register_trained(FEATURE_SETS[features], code_dir=Path(code))
 
 
 @when(
@@ -202,7 +89,7 @@ def registered_outside_git(lifecycle: Lifecycle, features: str, tmp_path: Path) 
 )
 def registered_and_promoted(lifecycle: Lifecycle, features: str) -> None:
     """Registers a new version of the churn model trained on those features, then runs promotion."""
-    lifecycle.promote(lifecycle.register_trained(features))
+    lifecycle.promote(lifecycle.register_trained(FEATURE_SETS[features]))
 
 
 @when(
@@ -211,33 +98,18 @@ def registered_and_promoted(lifecycle: Lifecycle, features: str) -> None:
 )
 def scores(lifecycle: Lifecycle, version: str, count: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Loads that registered version from the registry and scores that many customers of the test split."""
-    import mlflow
-
-    from server.pipeline import columns, training
-
-    assert lifecycle.client is not None  # also points MLflow at the stack's stores
-    test = lifecycle.customers[lifecycle.customers[columns.SPLIT] == "test"].head(count)
-    inputs = training.model_inputs(test)
-    model = mlflow.pyfunc.load_model(
-        f"models:/{lifecycle.model_name}/{version}", model_config={"model_version": version}
-    )
-    answers = model.predict(inputs)
+    inputs, answers = lifecycle.score_test_customers(version, count)
     allure.attach(answers.to_csv(index=False), "answers", allure.attachment_type.CSV)
     return inputs, answers
 
 
 # Thens: runs -------------------------------------------------------------------------------------------
-def _last_run(lifecycle: Lifecycle):
-    assert lifecycle.runs, "no training run in this scenario"
-    return lifecycle.client.get_run(lifecycle.runs[-1].run_id)
-
-
 @then(
     parsers.parse("the training run records the regularization {regularization:g} and all {count:d} features")
 )
 def run_params(lifecycle: Lifecycle, regularization: float, count: int) -> None:
     """The last training run's params: the regularization and the list of features it used."""
-    params = _last_run(lifecycle).data.params
+    params = lifecycle.last_run().data.params
     assert float(params["regularization"]) == regularization, params
     features = params["features"].split(",")
     assert len(features) == count and len(set(features)) == count, params
@@ -251,7 +123,7 @@ def run_params(lifecycle: Lifecycle, regularization: float, count: int) -> None:
 )
 def run_metrics(lifecycle: Lifecycle, first: str, low1: str, second: str, low2: str) -> None:
     """The last training run's metrics (ROC AUC, accuracy on the test split) are above the given floors."""
-    metrics = _last_run(lifecycle).data.metrics
+    metrics = lifecycle.last_run().data.metrics
     for name, low in ((first, low1), (second, low2)):
         value = metrics[METRIC_NAMES[name]]
         assert float(low) < value <= 1.0, f"{name} = {value}, expected above {low}"
@@ -404,20 +276,6 @@ def records_decision(
 
 
 # Data preparation ------------------------------------------------------------------------------------------
-@dataclass
-class Preparation:
-    raw: pd.DataFrame | None = None
-    customers: list[pd.DataFrame] = field(default_factory=list)
-    report: object | None = None
-    error: Exception | None = None
-    seed: int = 0
-
-
-@pytest.fixture
-def preparation() -> Preparation:
-    return Preparation()
-
-
 @when(parsers.parse("churn data is prepared twice from {rows:d} synthetic customers with seed {seed:d}"))
 def prepared_twice(preparation: Preparation, rows: int, seed: int) -> None:
     """Runs the whole preparation (generate, clean, split, validate) twice with the same seed."""
@@ -536,17 +394,11 @@ def validated_bad(
     lifecycle: Lifecycle, preparation: Preparation, no_age: int, negative: int, charge: float
 ) -> None:
     """Damages a copy of the prepared data as described, then runs the pipeline's validation on it."""
-    from server.pipeline import data
-
     damaged = lifecycle.customers.copy()
     damaged["age"] = damaged["age"].astype("float64")
     damaged.loc[damaged.index[:no_age], "age"] = None
     damaged.loc[damaged.index[no_age : no_age + negative], "monthly_charges"] = charge
-    try:
-        data.validate(damaged)
-    except data.DataValidationError as error:
-        preparation.error = error
-        allure.attach(str(error), "validation error", allure.attachment_type.TEXT)
+    preparation.validate(damaged)
 
 
 @then(parsers.parse('validation fails naming "{problem}"'))
@@ -585,12 +437,10 @@ PREPARED_INTO_TABLE = (
 @when(parsers.re(PREPARED_INTO_TABLE))
 def prepared_into_table(lifecycle: Lifecycle, catalog_admin, rows: str, seed: str, table: str) -> None:
     """The pipeline's prepare step: generate, clean, split, validate, then write the table (SQL warehouse)."""
-    from server.pipeline import data, tables
-
-    lifecycle.customers, _ = data.prepare(int(rows), int(seed))
-    tables.write_customers(
-        catalog_admin.client, catalog_admin.warehouse_id, catalog_admin.real(table), lifecycle.customers
+    command = lifecycle.prepare_table(
+        int(rows), int(seed), catalog_admin.real(table), catalog_admin.warehouse_id
     )
+    assert command.status == 0, command.errors
 
 
 @then(parsers.re(r"the table " + TABLE + " holds exactly the prepared customers"))
@@ -634,84 +484,7 @@ def table_valid(lifecycle: Lifecycle, catalog_admin, table: str) -> None:
     assert rows == len(lifecycle.customers)
 
 
-# The pipeline's command line (``python -m server.pipeline ...``), run in this process -----------------------
-@dataclass
-class Command:
-    args: list[str]
-    status: int
-    printed: dict | None
-    errors: str
-
-
-@pytest.fixture
-def command_line(lifecycle: Lifecycle, stack: Stack, monkeypatch: pytest.MonkeyPatch):
-    """Runs the pipeline's command line as a job would: configuration from the environment only."""
-
-    def run(*args: str) -> Command:
-        from server.pipeline.__main__ import main
-
-        settings = lifecycle.settings
-        admin = stack.admin_client().config
-        environment = {
-            "MLFLOW_TRACKING_URI": settings.mlflow_tracking_uri,
-            "MLFLOW_REGISTRY_URI": settings.mlflow_registry_uri,
-            "MLFLOW_ARTIFACT_LOCATION": settings.mlflow_artifact_location,
-            # The workspace as Databricks unified auth finds it (live: already in the environment).
-            "DATABRICKS_HOST": admin.host,
-            "DATABRICKS_TOKEN": admin.token,
-        }
-        printed, errors = io.StringIO(), io.StringIO()
-        with monkeypatch.context() as patch, redirect_stdout(printed), redirect_stderr(errors):
-            for name, value in environment.items():
-                if value:
-                    patch.setenv(name, value)
-            try:
-                status = main(list(args))
-            except SystemExit as exit_:  # argparse, or a usage error with its message
-                status = exit_.code if isinstance(exit_.code, int) else 1
-                if isinstance(exit_.code, str):
-                    errors.write(exit_.code)
-        command = Command(list(args), status, json.loads(printed.getvalue()) if status == 0 else None,
-                          errors.getvalue())  # fmt: skip
-        allure.attach(
-            f"$ python -m server.pipeline {' '.join(args)}\n(exit status {status})\n{printed.getvalue()}"
-            f"{errors.getvalue()}",
-            "command line",
-            allure.attachment_type.TEXT,
-        )
-        return command
-
-    return run
-
-
-def _train_args(lifecycle: Lifecycle, rows: int | None = None) -> list[str]:
-    rows = rows or lifecycle.rows or 400
-    return [
-        "train",
-        "--experiment",
-        lifecycle.experiment,
-        "--rows",
-        str(rows),
-        "--seed",
-        str(lifecycle.seed or 7),
-    ]
-
-
-def _trained(lifecycle: Lifecycle, command: Command) -> Command:
-    """Keeps the training run (and version) a successful command made, for the Thens and the clean-up."""
-    from server.pipeline.training import TrainingResult
-
-    if command.status == 0:
-        out = command.printed
-        lifecycle.runs.append(
-            TrainingResult(out["run_id"], out["experiment_id"], out["model_uri"], out["metrics"])
-        )
-        if "version" in out:
-            lifecycle.versions[out["version"]] = out["run_id"]
-            lifecycle.last_version = out["version"]
-    return command
-
-
+# The pipeline's command line, as the engineer runs it -------------------------------------------------------
 @when(
     parsers.parse(
         "the engineer prepares churn data from {rows:d} synthetic customers with seed {seed:d} "
@@ -719,10 +492,10 @@ def _trained(lifecycle: Lifecycle, command: Command) -> Command:
     ),
     target_fixture="command",
 )
-def cli_prepare(lifecycle: Lifecycle, command_line, rows: int, seed: int) -> Command:
+def cli_prepare(lifecycle: Lifecycle, rows: int, seed: int) -> Command:
     """``prepare``: generate, clean, split and validate, printing the cleaning report and a content hash."""
     lifecycle.rows, lifecycle.seed = rows, seed
-    return command_line("prepare", "--rows", str(rows), "--seed", str(seed))
+    return lifecycle.run("prepare", "--rows", str(rows), "--seed", str(seed))
 
 
 @when(
@@ -732,16 +505,11 @@ def cli_prepare(lifecycle: Lifecycle, command_line, rows: int, seed: int) -> Com
     ),
     target_fixture="command",
 )
-def cli_prepare_table(
-    lifecycle: Lifecycle, catalog_admin, command_line, rows: str, seed: str, table: str
-) -> Command:
+def cli_prepare_table(lifecycle: Lifecycle, catalog_admin, rows: str, seed: str, table: str) -> Command:
     """``prepare --table``: the prepared customers (re)create the table, which is then validated."""
-    from server.pipeline import data
-
-    lifecycle.rows, lifecycle.seed = int(rows), int(seed)
-    lifecycle.customers, _ = data.prepare(int(rows), int(seed))  # what the table must hold
-    return command_line("prepare", "--rows", rows, "--seed", seed, "--table", catalog_admin.real(table),
-                        "--warehouse-id", catalog_admin.warehouse_id)  # fmt: skip
+    return lifecycle.prepare_table(
+        int(rows), int(seed), catalog_admin.real(table), catalog_admin.warehouse_id
+    )
 
 
 @when(
@@ -751,49 +519,41 @@ def cli_prepare_table(
     ),
     target_fixture="command",
 )
-def cli_train_from_table(
-    lifecycle: Lifecycle, catalog_admin, command_line, table: str, without: str | None
-) -> Command:
+def cli_train_from_table(lifecycle: Lifecycle, catalog_admin, table: str, without: str | None) -> Command:
     """``train --table``: trains on the rows of that table, read through the SQL warehouse (or names none)."""
     args = ["train", "--experiment", lifecycle.experiment, "--table", catalog_admin.real(table)]
-    return _trained(
-        lifecycle, command_line(*args, *([] if without else ["--warehouse-id", catalog_admin.warehouse_id]))
-    )
+    return lifecycle.run(*args, *([] if without else ["--warehouse-id", catalog_admin.warehouse_id]))
 
 
 @when(parsers.re(r"the engineer trains the churn model on the command line with (?P<options>.+)$"),
       target_fixture="command")  # fmt: skip
-def cli_train_with(lifecycle: Lifecycle, command_line, options: str) -> Command:
+def cli_train_with(lifecycle: Lifecycle, options: str) -> Command:
     """``train`` with options in words: `the features "a, b"` or `a regularization of 0.5`."""
-    import re
-
     features = re.fullmatch(r'the features "(?P<features>[^"]*)"', options)
     regularization = re.fullmatch(r"a regularization of (?P<value>[-\d.]+)", options)
     assert features or regularization, f"unknown training options: {options}"
     extra = (
         ["--features", features["features"]] if features else ["--regularization", regularization["value"]]
     )
-    return _trained(lifecycle, command_line(*_train_args(lifecycle, 400), *extra))
+    return lifecycle.run(*lifecycle.train_args(400), *extra)
 
 
 @when(
     "the engineer trains, registers and promotes the churn model on the command line",
     target_fixture="command",
 )
-def cli_train_register_promote(lifecycle: Lifecycle, command_line) -> Command:
+def cli_train_register_promote(lifecycle: Lifecycle) -> Command:
     """``train --register-as <model> --promote``: one command from data to a promoted version."""
-    args = [*_train_args(lifecycle), "--register-as", lifecycle.model_name, "--promote"]
-    return _trained(lifecycle, command_line(*args))
+    return lifecycle.run(*lifecycle.train_args(), "--register-as", lifecycle.model_name, "--promote")
 
 
 @when(
     parsers.re(r'version (?P<version>\d+) is promoted(?: again)?(?: on the metric "(?P<metric>[^"]+)")?$'),
     target_fixture="command",
 )
-def cli_promote(lifecycle: Lifecycle, command_line, version: str, metric: str | None) -> Command:
+def cli_promote(lifecycle: Lifecycle, version: str, metric: str | None) -> Command:
     """``promote``: runs promotion of that version (on ROC AUC unless a metric is named)."""
-    args = ["promote", "--model-name", lifecycle.model_name, "--version", version]
-    return command_line(*args, *(["--metric", metric] if metric else []))
+    return lifecycle.promote(version, metric)
 
 
 @then(
@@ -840,7 +600,7 @@ def trained_on_table(lifecycle: Lifecycle, command: Command, rows: int) -> None:
     from server.pipeline import data
 
     assert command.status == 0, command.errors
-    run = _last_run(lifecycle)
+    run = lifecycle.last_run()
     assert run.data.metrics["train_rows"] + run.data.metrics["test_rows"] == rows, run.data.metrics
     assert run.data.params["data_fingerprint"] == data.fingerprint(lifecycle.customers), run.data.params
 
@@ -856,8 +616,7 @@ def cli_fails(command: Command, message: str) -> None:
 @then("the command leaves no training run behind")
 def cli_no_run(lifecycle: Lifecycle) -> None:
     """The experiment holds no run: the command refused before training."""
-    experiment = lifecycle.client.get_experiment_by_name(lifecycle.experiment)
-    runs = lifecycle.client.search_runs([experiment.experiment_id]) if experiment else []
+    runs = lifecycle.experiment_runs()
     assert not runs, [r.info.run_id for r in runs]
 
 
@@ -870,8 +629,6 @@ DAMAGES = (
 
 def _damaged(customers: pd.DataFrame, damage: str) -> pd.DataFrame:
     """A copy of the customers with that one damage done to it."""
-    import re
-
     import pandas as pd
 
     from server.pipeline import columns
@@ -896,13 +653,7 @@ def _damaged(customers: pd.DataFrame, damage: str) -> pd.DataFrame:
 @when(parsers.re(rf"the data is validated after (?P<damage>{DAMAGES})$"))
 def validated_after(lifecycle: Lifecycle, preparation: Preparation, damage: str) -> None:
     """Does that one damage to a copy of the prepared data, then runs the pipeline's validation on it."""
-    from server.pipeline import data
-
-    try:
-        data.validate(_damaged(lifecycle.customers, damage))
-    except data.DataValidationError as error:
-        preparation.error = error
-        allure.attach(str(error), "validation error", allure.attachment_type.TEXT)
+    preparation.validate(_damaged(lifecycle.customers, damage))
 
 
 @given(
@@ -944,10 +695,4 @@ def hand_made_table(catalog_admin, table: str, rows: str, empty: str) -> None:
 @when(parsers.re(r"the table " + TABLE + " is validated"))
 def table_validated(catalog_admin, preparation: Preparation, table: str) -> None:
     """The pipeline's table validation: schema and properties from Unity Catalog, counts from a warehouse."""
-    from server.pipeline import data, tables
-
-    try:
-        tables.validate_table(catalog_admin.client, catalog_admin.warehouse_id, catalog_admin.real(table))
-    except data.DataValidationError as error:
-        preparation.error = error
-        allure.attach(str(error), "validation error", allure.attachment_type.TEXT)
+    preparation.validate_table(catalog_admin, table)

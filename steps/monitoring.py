@@ -5,38 +5,25 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
-import threading
 import uuid
-from dataclasses import dataclass, field
 
 import allure
 import httpx
 import numpy as np
-import pytest
-from prometheus_client.parser import text_string_to_metric_families
 from pytest_bdd import given, parsers, then, when
 
 from fixtures.data import traffic
-from fixtures.drivers.clients import FakeControl
+from fixtures.drivers.app import PROFILE_ROUTE, prometheus_samples
+from fixtures.drivers.control import FakeControl, invocations
+from fixtures.drivers.serving import MonitoredModel, Serving, Traffic
 from fixtures.reporting.attachments import attach_table
-from fixtures.stack.mock import Stack
 from fixtures.stack.plugin import Cast
-
-
-def prometheus_samples(response: httpx.Response) -> list[tuple[str, dict[str, str], float]]:
-    assert response.status_code == 200, f"metrics: {response.status_code} {response.text[:500]}"
-    assert response.headers["content-type"].startswith("text/plain"), response.headers
-    return [
-        (sample.name, dict(sample.labels), sample.value)
-        for family in text_string_to_metric_families(response.text)
-        for sample in family.samples
-    ]
 
 
 @when(parsers.re(r"(?P<who>[A-Z]\w+) reads the app's operational metrics"), target_fixture="response")
 def reads_app_metrics(people: Cast, who: str) -> httpx.Response:
     """Reads the app's Prometheus metrics (signed in, like any route but health)."""
-    return people[who].app.get("/metrics")
+    return people[who].app.metrics()
 
 
 @then(parsers.re(r"they count (?P<count>\d+) answered requests? for (?:her|his|their) profile"))
@@ -47,7 +34,7 @@ def metrics_count_profile(people: Cast, response: httpx.Response, count: str) ->
         value
         for name, labels, value in samples
         if name == "app_http_requests_total"
-        and labels["route"] == "/api/user/me"
+        and labels["route"] == PROFILE_ROUTE
         and labels["status"] == "200"
     )
     # Other scenarios of this worker may have opened profiles too: at least the ones of this scenario.
@@ -55,7 +42,7 @@ def metrics_count_profile(people: Cast, response: httpx.Response, count: str) ->
     latencies = [
         value
         for name, labels, value in samples
-        if name == "app_http_request_duration_seconds_count" and labels["route"] == "/api/user/me"
+        if name == "app_http_request_duration_seconds_count" and labels["route"] == PROFILE_ROUTE
     ]
     assert latencies and latencies[0] >= int(count), latencies
 
@@ -75,68 +62,16 @@ def metrics_count_upstream(response: httpx.Response) -> None:
 WHO = r"(?P<who>[A-Z]\w+|she|he|they)"
 ENDPOINT = r'the endpoint "(?P<endpoint>[^"]+)"'
 FEATURE_LIST = r'(?P<features>"[^"]+"(?:(?:, | and )"[^"]+")*)'
-CALL_SIZE = 50  # records per real-time call when sending traffic
-_register_lock = threading.Lock()
 
 
 def quoted(text: str) -> list[str]:
     return re.findall(r'"([^"]+)"', text)
 
 
-@dataclass(frozen=True)
-class MonitoredModel:
-    name: str
-    version: str
-
-
-@pytest.fixture(scope="session")
-def monitored_model(stack: Stack) -> MonitoredModel:
-    """The reference churn model (with its training profile) registered once per worker."""
-    from fixtures.drivers import reference_model
-
-    if stack.mlflow_store is not None:
-        stack.mlflow_store.ensure_schema()  # type: ignore[attr-defined]
-    name = f"{stack.model_schema}.churn_monitored_{uuid.uuid4().hex[:6]}"
-    with _register_lock:
-        _, version = reference_model.register_reference(stack, "/Shared/acceptance/monitoring", name)
-    return MonitoredModel(name, version)
-
-
-@dataclass
-class Traffic:
-    """What the scenario sent, per person: the records and the app's answers."""
-
-    records: list[dict] = field(default_factory=list)
-    answers: list[httpx.Response] = field(default_factory=list)
-
-
-@pytest.fixture
-def sent() -> Traffic:
-    return Traffic()
-
-
 @given(parsers.re(rf"{ENDPOINT} serves the reference churn model"))
-def serves_reference(serving, monitored_model: MonitoredModel, endpoint: str) -> None:
+def serves_reference(serving: Serving, monitored_model: MonitoredModel, endpoint: str) -> None:
     """Creates the endpoint serving the reference churn model, whose run carries a training profile."""
     serving.create(endpoint, monitored_model.name, [monitored_model.version])
-
-
-def _send(
-    people: Cast, serving, sent: Traffic, who: str, endpoint: str, records: list[dict], size: int
-) -> None:
-    client = people[who].app.quiet()
-    path = f"/api/serving/endpoints/{serving.name(endpoint)}/invocations"
-    statuses: dict[int, int] = {}
-    for batch in traffic.batches(records, size):
-        response = client.post(path, json={"records": batch})
-        statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
-        sent.answers.append(response)
-    sent.records += records
-    allure.attach(
-        f"{len(records)} customers in {sum(statuses.values())} calls; statuses {statuses}",
-        name="traffic sent",
-        attachment_type=allure.attachment_type.TEXT,
-    )
 
 
 def _drift_of(phrase: str | None) -> traffic.Drift:
@@ -159,9 +94,9 @@ def _drift_of(phrase: str | None) -> traffic.Drift:
 
 
 @given(parsers.re(rf"{WHO} has tried to send (?P<count>\d+) customers? one at a time to {ENDPOINT}$"))
-def has_tried(people: Cast, serving, sent: Traffic, who: str, count: str, endpoint: str) -> None:
+def has_tried(people: Cast, serving: Serving, sent: Traffic, who: str, count: str, endpoint: str) -> None:
     """Like sending, but the answers may be refusals (the Thens say what they must be)."""
-    _send(people, serving, sent, who, endpoint, traffic.generate(int(count), seed=len(sent.records) + 1), 1)
+    sent.send(people[who], serving, endpoint, traffic.generate(int(count), seed=len(sent.records) + 1), 1)
 
 
 @given(
@@ -171,12 +106,19 @@ def has_tried(people: Cast, serving, sent: Traffic, who: str, count: str, endpoi
     )
 )
 def has_sent(
-    people: Cast, serving, sent: Traffic, who: str, count: str, how: str, endpoint: str, drift: str | None
+    people: Cast,
+    serving: Serving,
+    sent: Traffic,
+    who: str,
+    count: str,
+    how: str,
+    endpoint: str,
+    drift: str | None,
 ) -> None:
     """Sends seeded synthetic customers (optionally drifted) to the endpoint; every call must succeed."""
     size = 1 if how == "one at a time" else int(how.rsplit(" ", 1)[1])
     records = traffic.generate(int(count), seed=len(sent.records) + 1, drift=_drift_of(drift))
-    _send(people, serving, sent, who, endpoint, records, size)
+    sent.send(people[who], serving, endpoint, records, size)
     assert all(a.status_code == 200 for a in sent.answers[-(int(count) // size or 1) :]), [
         a.text for a in sent.answers if a.status_code != 200
     ][:3]
@@ -188,34 +130,32 @@ def has_sent(
     )
 )
 def has_sent_invalid(
-    people: Cast, serving, sent: Traffic, who: str, count: str, column: str, endpoint: str
+    people: Cast, serving: Serving, sent: Traffic, who: str, count: str, column: str, endpoint: str
 ) -> None:
     """Sends customers lacking a column: each call is refused (and logged) as invalid input."""
     records = [{k: v for k, v in r.items() if k != column} for r in traffic.generate(int(count), seed=99)]
-    _send(people, serving, sent, who, endpoint, records, 1)
+    sent.send(people[who], serving, endpoint, records, 1)
     refused = [a for a in sent.answers[-int(count) :] if a.status_code == 400]
     assert len(refused) == int(count), [a.text for a in sent.answers[-int(count) :]]
 
 
 @given(parsers.re(rf"{ENDPOINT} answers its next (?P<count>\d+) calls (?P<ms>\d+) milliseconds late"))
-def answers_late(serving, control: FakeControl, endpoint: str, count: str, ms: str) -> None:
+def answers_late(serving: Serving, control: FakeControl, endpoint: str, count: str, ms: str) -> None:
     """The model answers its next N calls that many milliseconds late (injected latency)."""
-    control.add_fault(
-        f"/serving-endpoints/{serving.name(endpoint)}/invocations", delay_ms=int(ms), times=int(count)
-    )
+    control.add_fault(invocations(serving.name(endpoint)), delay_ms=int(ms), times=int(count))
 
 
 # Whens ----------------------------------------------------------------------------------------------------
 @when(parsers.re(rf"{WHO} looks at the metrics of {ENDPOINT}"), target_fixture="response")
-def looks_at_metrics(people: Cast, serving, who: str, endpoint: str) -> httpx.Response:
+def looks_at_metrics(people: Cast, serving: Serving, who: str, endpoint: str) -> httpx.Response:
     """Reads the endpoint's metrics over the default window (last 24 h)."""
-    return people[who].app.get(f"/api/monitoring/endpoints/{serving.name(endpoint)}/metrics")
+    return people[who].app.endpoint_metrics(serving.name(endpoint))
 
 
 @when(parsers.re(rf"{WHO} checks {ENDPOINT} for drift"), target_fixture="response")
-def checks_drift(people: Cast, serving, who: str, endpoint: str) -> httpx.Response:
+def checks_drift(people: Cast, serving: Serving, who: str, endpoint: str) -> httpx.Response:
     """Reads the endpoint's drift report over the default window (last 24 h)."""
-    return people[who].app.get(f"/api/monitoring/endpoints/{serving.name(endpoint)}/drift")
+    return people[who].app.endpoint_drift(serving.name(endpoint))
 
 
 @when(
@@ -224,18 +164,19 @@ def checks_drift(people: Cast, serving, who: str, endpoint: str) -> httpx.Respon
 )
 def metrics_of_missing(people: Cast, who: str, name: str) -> httpx.Response:
     """Reads the metrics of an endpoint nobody created."""
-    return people[who].app.get(f"/api/monitoring/endpoints/{name}-{uuid.uuid4().hex[:6]}/metrics")
+    return people[who].app.endpoint_metrics(f"{name}-{uuid.uuid4().hex[:6]}")
 
 
 @when(
     parsers.re(rf"{WHO} looks at the metrics of {ENDPOINT} over a window that ends before it starts"),
     target_fixture="response",
 )
-def metrics_bad_window(people: Cast, serving, who: str, endpoint: str) -> httpx.Response:
+def metrics_bad_window(people: Cast, serving: Serving, who: str, endpoint: str) -> httpx.Response:
     """Reads metrics for a window whose end precedes its start."""
     now = dt.datetime.now(dt.UTC)
-    params = {"start": now.isoformat(), "end": (now - dt.timedelta(hours=1)).isoformat()}
-    return people[who].app.get(f"/api/monitoring/endpoints/{serving.name(endpoint)}/metrics", params=params)
+    return people[who].app.endpoint_metrics(
+        serving.name(endpoint), start=now.isoformat(), end=(now - dt.timedelta(hours=1)).isoformat()
+    )
 
 
 # Thens ----------------------------------------------------------------------------------------------------
@@ -277,7 +218,7 @@ def version_accounts(response: httpx.Response, monitored_model: MonitoredModel, 
         r"(?P<who>[A-Z]\w+)'s inference history"
     )
 )
-def percentiles_match_history(serving, people: Cast, response: httpx.Response, who: str) -> None:
+def percentiles_match_history(serving: Serving, people: Cast, response: httpx.Response, who: str) -> None:
     """p50/p95 equal the continuous percentiles of the latencies in the person's history."""
     person = people[who]
     history = serving.history(person.app.quiet(), limit=500)
@@ -438,7 +379,9 @@ def only_differs(generated: dict, features: str) -> None:
     ),
     target_fixture="tool_report",
 )
-def feeds_with_tool(people: Cast, serving, who: str, count: str, endpoint: str, size: str, capsys) -> dict:
+def feeds_with_tool(
+    people: Cast, serving: Serving, who: str, count: str, endpoint: str, size: str, capsys
+) -> dict:
     """Runs the traffic CLI (python -m fixtures.data.traffic) against the app with the user's token."""
     import json
 
@@ -460,7 +403,7 @@ def tool_reports(tool_report: dict, calls: str) -> None:
 
 
 @then(parsers.re(rf"{WHO}'s inference history holds (?P<calls>\d+) calls with (?P<count>\d+) customers"))
-def history_holds(serving, people: Cast, who: str, calls: str, count: str) -> None:
+def history_holds(serving: Serving, people: Cast, who: str, calls: str, count: str) -> None:
     """The person's history holds exactly N successful calls covering that many customers."""
     items = _ok(serving.history(people[who].app, limit=100))["items"]
     assert len(items) == int(calls), len(items)
@@ -493,19 +436,19 @@ def no_profile(response: httpx.Response) -> None:
     parsers.re(rf"{WHO} looks at the metrics of {ENDPOINT} over a window of (?P<days>\d+) days"),
     target_fixture="response",
 )
-def metrics_long_window(people: Cast, serving, who: str, endpoint: str, days: str) -> httpx.Response:
+def metrics_long_window(people: Cast, serving: Serving, who: str, endpoint: str, days: str) -> httpx.Response:
     """Reads metrics for a window ending now and starting that many days earlier."""
     now = dt.datetime.now(dt.UTC)
-    params = {"start": (now - dt.timedelta(days=int(days))).isoformat(), "end": now.isoformat()}
-    return people[who].app.get(f"/api/monitoring/endpoints/{serving.name(endpoint)}/metrics", params=params)
+    start = (now - dt.timedelta(days=int(days))).isoformat()
+    return people[who].app.endpoint_metrics(serving.name(endpoint), start=start, end=now.isoformat())
 
 
 @when(
     parsers.re(rf"{WHO} looks at the metrics of {ENDPOINT} over a window given without a time zone"),
     target_fixture="response",
 )
-def metrics_naive_window(people: Cast, serving, who: str, endpoint: str) -> httpx.Response:
+def metrics_naive_window(people: Cast, serving: Serving, who: str, endpoint: str) -> httpx.Response:
     """Reads metrics for the last hour, its times written without a time zone (no Z, no offset)."""
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    params = {"start": (now - dt.timedelta(hours=1)).isoformat(), "end": now.isoformat()}
-    return people[who].app.get(f"/api/monitoring/endpoints/{serving.name(endpoint)}/metrics", params=params)
+    start = (now - dt.timedelta(hours=1)).isoformat()
+    return people[who].app.endpoint_metrics(serving.name(endpoint), start=start, end=now.isoformat())

@@ -6,95 +6,41 @@ would give it), against the worker's embedded PostgreSQL: mock mode only (@fault
 
 from __future__ import annotations
 
-import contextlib
-import io
-import sys
-from dataclasses import dataclass
-
 import httpx
-import psycopg
 import pytest
 from pytest_bdd import given, parsers, then, when
 
-from fixtures.stack.mock import Stack
+from fixtures.drivers.lakebase import CommandRun, Lakebase
 from fixtures.stack.plugin import Cast
-
-# Everything the database command reads from the environment (Settings, by their env names).
-DATABASE_ENV = (
-    "PGHOST",
-    "PGPORT",
-    "PGDATABASE",
-    "PGUSER",
-    "PGSSLMODE",
-    "PGPASSWORD",
-    "LAKEBASE_INSTANCE_NAME",
-)
-
-
-@dataclass
-class CommandRun:
-    arguments: list[str]
-    output: str
-    exit_message: str | None  # what sys.exit carried; None when the command ended normally
-
-
-def _postgres(stack: Stack):  # -> fixtures.postgres.EmbeddedPostgres
-    if stack.postgres is None:
-        pytest.fail("the database command runs against the embedded PostgreSQL: tag it @fault_injection")
-    return stack.postgres
-
-
-def _migrate(conninfo: str, target: str, down: bool) -> None:
-    """Moves the schema to ``target`` with the app's own Alembic scripts (as the app's role)."""
-    from alembic import command
-    from sqlalchemy import create_engine
-    from sqlalchemy.pool import StaticPool
-
-    from server.db import migrations
-
-    with psycopg.connect(conninfo) as conn:
-        engine = create_engine("postgresql+psycopg://", creator=lambda: conn, poolclass=StaticPool)
-        config = migrations.alembic_config()
-        with engine.begin() as connection:
-            config.attributes["connection"] = connection
-            (command.downgrade if down else command.upgrade)(config, target)
-
-
-def _revision(conninfo: str) -> str | None:
-    with psycopg.connect(conninfo) as conn:
-        row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
-        return row[0] if row else None
 
 
 # Given ------------------------------------------------------------------------------------------------------
 @given("the database schema is one version behind the app")
-def schema_behind(stack: Stack, request: pytest.FixtureRequest) -> None:
+def schema_behind(lakebase: Lakebase, request: pytest.FixtureRequest) -> None:
     """Takes the worker's database back one migration (the last one's downgrade); the latest schema is
     restored after the scenario whatever happens."""
     from alembic.script import ScriptDirectory
 
     from server.db import migrations
 
-    postgres = _postgres(stack)
     head = migrations.head()
     previous = ScriptDirectory.from_config(migrations.alembic_config()).get_revision(head).down_revision
     assert isinstance(previous, str), f"the latest migration {head} has no single predecessor"
-    conninfo = postgres.app_conninfo()
 
     def restore() -> None:
-        if _revision(conninfo) != head:
-            _migrate(conninfo, "head", down=False)
+        if lakebase.revision() != head:
+            lakebase.migrate("head")
 
     request.addfinalizer(restore)
-    _migrate(conninfo, previous, down=True)
-    assert _revision(conninfo) == previous
+    lakebase.migrate(previous, down=True)
+    assert lakebase.revision() == previous
 
 
 # When -------------------------------------------------------------------------------------------------------
 @when(parsers.re(r"(?P<who>[A-Z]\w+) checks whether the app is ready"), target_fixture="response")
 def person_checks_readiness(people: Cast, who: str) -> httpx.Response:
     """The person checks the readiness of the app they use."""
-    return people[who].app.get("/api/health/ready")
+    return people[who].app.readiness()
 
 
 @when(
@@ -102,35 +48,16 @@ def person_checks_readiness(people: Cast, who: str) -> httpx.Response:
                r"the app's database settings"),
     target_fixture="command_run",
 )  # fmt: skip
-def runs_database_command(
-    stack: Stack, monkeypatch: pytest.MonkeyPatch, arguments: str, settings: str
-) -> CommandRun:
+def runs_database_command(lakebase: Lakebase, arguments: str, settings: str) -> CommandRun:
     """Runs ``python -m server.db <arguments>`` (its main(), in-process) with the app's database settings
     in the environment (PGPASSWORD instead of a Lakebase credential), or with none at all."""
-    from server.db.__main__ import main
-
-    postgres = _postgres(stack)
-    for name in DATABASE_ENV:
-        monkeypatch.delenv(name, raising=False)
-    if settings == "with":
-        env = {"PGHOST": postgres.socket_dir, "PGPORT": str(postgres.port), "PGDATABASE": postgres.database,
-               "PGUSER": "app_user", "PGSSLMODE": "disable", "PGPASSWORD": "local-trust"}  # fmt: skip
-        for name, value in env.items():
-            monkeypatch.setenv(name, value)
-    monkeypatch.setattr(sys, "argv", ["python -m server.db", *arguments.split()])
-    output, exit_message = io.StringIO(), None
-    with contextlib.redirect_stdout(output):
-        try:
-            main()
-        except SystemExit as stop:
-            exit_message = str(stop.code)
-    return CommandRun(arguments.split(), output.getvalue(), exit_message)
+    return lakebase.run_command(arguments.split(), with_settings=settings == "with")
 
 
 @when("an operator applies the database migrations from the command line", target_fixture="command_run")
-def applies_migrations(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> CommandRun:
+def applies_migrations(lakebase: Lakebase) -> CommandRun:
     """``python -m server.db upgrade`` with the app's database settings."""
-    run = runs_database_command(stack, monkeypatch, "upgrade", "with")
+    run = lakebase.run_command(["upgrade"], with_settings=True)
     assert run.exit_message is None, f"the command stopped: {run.exit_message}"
     return run
 

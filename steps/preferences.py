@@ -4,31 +4,23 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import threading
-import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
-from urllib.parse import quote
 
-import allure
 import httpx
 import pytest
 from pytest_bdd import given, parsers, then, when
 
-from fixtures.drivers.clients import AppClient
+from fixtures.drivers.app import AppClient
+from fixtures.drivers.app_variants import AppVariants
 from fixtures.drivers.lakebase import Lakebase
-from fixtures.drivers.wire import send_body
-from fixtures.reporting.scenario_lookup import scenario_of
+from fixtures.drivers.preferences import Saved, all_preferences, in_parallel, summarise
 from fixtures.stack.mock import Person, Stack
 from fixtures.stack.plugin import Cast
 from server.models.preferences import MAX_VALUE_BYTES
 
 PRONOUN = r"(?:her|his|their)"
 WHO = r"(?P<who>[A-Z]\w*|she|he|they)"
-BASE = "/api/preferences"
 
 # Bodies no valid save would send, by the words a feature uses for them.
 INVALID_BODIES: dict[str, bytes] = {
@@ -48,10 +40,6 @@ DAMAGED_VALUES: dict[str, str] = {
 }
 
 
-def url(key: str) -> str:
-    return f"{BASE}/{quote(key, safe='')}"
-
-
 def value_of(phrase: str) -> Any:
     """The JSON value a phrase stands for: "text", the number 42, the list "a", "b", nothing."""
     phrase = phrase.strip()
@@ -68,99 +56,16 @@ def value_of(phrase: str) -> Any:
     raise ValueError(f'no value called {phrase!r}: use "text", the number N, the list "a", "b" or nothing')
 
 
-@dataclass
-class Saved:
-    """What the scenario saved, by person and key, and the answers to its saves."""
-
-    values: dict[tuple[str, str], Any] = field(default_factory=dict)
-    answers: dict[tuple[str, str], list[httpx.Response]] = field(default_factory=dict)
-    outcome: dict[str, Any] = field(default_factory=dict)  # results of bulk and concurrent steps
-
-    def record(self, person: Person, key: str, value: Any, response: httpx.Response) -> None:
-        self.answers.setdefault((person.user_name, key), []).append(response)
-        if response.status_code in (200, 201):
-            self.values[(person.user_name, key)] = value
-
-
-@pytest.fixture
-def saved() -> Saved:
-    return Saved()
-
-
-def save(
-    person: Person, key: str, value: Any, saved: Saved, client: AppClient | None = None
-) -> httpx.Response:
-    response = (client or person.app).put(url(key), json={"value": value})
-    saved.record(person, key, value, response)
-    return response
-
-
-def in_parallel(calls: list[Callable[[], Any]], workers: int | None = None) -> list[Any]:
-    """Run the calls in parallel; results in call order. Without ``workers``, one thread per call, all
-    released together by a barrier, so every request is really in flight at the same time."""
-    barrier = None if workers else threading.Barrier(len(calls))
-
-    def run(call: Callable[[], Any]) -> Any:
-        if barrier is not None:
-            barrier.wait(30)
-        return call()
-
-    with ThreadPoolExecutor(max_workers=workers or len(calls)) as pool:
-        return list(pool.map(run, calls))
-
-
-def summarise(name: str, lines: list[str]) -> None:
-    allure.attach("\n".join(lines), name=name, attachment_type=allure.attachment_type.TEXT)
-
-
 def body(response: httpx.Response) -> dict:
     assert response.headers.get("content-type", "").startswith("application/json"), response.text
     return response.json()
-
-
-def wipe_preferences(client: AppClient) -> int:
-    """Delete every preference of the client's user through the app; returns how many."""
-    deleted = 0
-    for _ in range(1000):  # bounded: a key that cannot be deleted must not hang the run
-        items = client.get(BASE, params={"limit": 100}).json().get("items")
-        if not items:
-            break
-        for item in items:
-            deleted += client.delete(url(item["key"])).status_code == 204
-    return deleted
-
-
-@pytest.fixture(autouse=True)
-def fresh_live_preferences(request: pytest.FixtureRequest, stack: Stack) -> Iterator[None]:
-    """Live accounts are fixed and keep what they saved: every preference scenario starts and ends with none,
-    and holds a lock so that no other worker's preference scenario runs meanwhile. (Mock users are new in
-    every scenario, so there is nothing to do.)"""
-    scenario = scenario_of(request.node)
-    if stack.mode != "live" or scenario is None or "preference" not in Path(scenario.feature.filename).stem:
-        yield
-        return
-    import fcntl
-
-    from fixtures.stack.live import user_profiles
-    from fixtures.stack.mock import CACHE
-
-    # The accounts are shared by every worker of the run: one preference scenario at a time uses them.
-    CACHE.mkdir(parents=True, exist_ok=True)
-    with (CACHE / "live-preferences.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        clients = [stack.create_person(name, []).app.quiet() for name in user_profiles()]
-        for client in clients:
-            wipe_preferences(client)
-        yield
-        for client in clients:
-            wipe_preferences(client)
 
 
 # Given ------------------------------------------------------------------------------------------------------
 @given(parsers.re(rf'{WHO} has saved "(?P<key>[^"]+)" as (?P<phrase>.+)'))
 def has_saved(people: Cast, saved: Saved, who: str, key: str, phrase: str) -> None:
     """Saves a preference through the app (value: "text", the number N, the list "a", "b" or nothing)."""
-    response = save(people[who], key, value_of(phrase), saved)
+    response = saved.save(people[who], key, value_of(phrase))
     assert response.status_code in (200, 201), response.text
 
 
@@ -170,7 +75,7 @@ def has_many(people: Cast, saved: Saved, who: str, count: str) -> None:
     person = people[who]
     client = person.app.quiet()
     keys = [f"setting.{n:04d}" for n in range(int(count))]
-    answers = in_parallel([lambda k=k: save(person, k, {"n": k}, saved, client) for k in keys], workers=16)
+    answers = in_parallel([lambda k=k: saved.save(person, k, {"n": k}, client) for k in keys], workers=16)
     assert [a.status_code for a in answers] == [201] * len(keys), [
         a.text for a in answers if a.status_code != 201
     ]
@@ -180,10 +85,11 @@ def has_many(people: Cast, saved: Saved, who: str, count: str) -> None:
 
 
 @given(parsers.re(rf"{WHO} uses an app that has no Lakebase configured"))
-def uses_app_without_lakebase(people: Cast, app_without_lakebase: str, who: str) -> None:
+def uses_app_without_lakebase(people: Cast, app_variants: AppVariants, who: str) -> None:
     """Points the person at a second instance of the app that has no Lakebase settings."""
     person = people[who]
-    person.app = AppClient(app_without_lakebase, person.token)
+    no_lakebase = {"pghost": None, "pgdatabase": None, "pguser": None, "lakebase_instance_name": None}
+    person.app = person.app.at(app_variants.url(**no_lakebase))
 
 
 @given(
@@ -209,20 +115,20 @@ def legacy_row(people: Cast, lakebase: Lakebase, who: str, key: str) -> None:
 @when(parsers.re(rf"{WHO} lists {PRONOUN} preferences"), target_fixture="response")
 def lists(people: Cast, who: str) -> httpx.Response:
     """Lists the person's preferences (first page, default size)."""
-    return people[who].app.get(BASE)
+    return people[who].app.preferences()
 
 
 @when(parsers.re(rf"{WHO} asks for a page of (?P<size>\d+) preferences"), target_fixture="response")
 def asks_for_page(people: Cast, who: str, size: str) -> httpx.Response:
     """Lists the person's preferences asking for a page of that size."""
-    return people[who].app.get(BASE, params={"limit": size})
+    return people[who].app.preferences(limit=size)
 
 
 @when(parsers.re(rf"{WHO} opens {PRONOUN} preferences in (?P<tabs>\d+) tabs at once"), target_fixture="tabs")
 def opens_in_tabs(people: Cast, who: str, tabs: str) -> list[httpx.Response]:
     """Sends that many identical list requests at the same moment."""
     client = people[who].app.quiet()
-    answers = in_parallel([lambda: client.get(BASE) for _ in range(int(tabs))])
+    answers = in_parallel([lambda: client.preferences() for _ in range(int(tabs))])
     summarise(
         f"{tabs} tabs",
         [f"{a.status_code} in {a.elapsed.total_seconds():.3f}s {a.text[:120]}" for a in answers],
@@ -233,16 +139,7 @@ def opens_in_tabs(people: Cast, who: str, tabs: str) -> list[httpx.Response]:
 @when(parsers.re(rf"{WHO} lists {PRONOUN} preferences (?P<size>\d+) at a time"), target_fixture="pages")
 def lists_paged(people: Cast, who: str, size: str) -> list[dict]:
     """Follows the page tokens from the first page to the last, keeping every page."""
-    client, pages, token = people[who].app, [], None
-    while True:
-        params = {"limit": size} | ({"page_token": token} if token else {})
-        response = client.get(BASE, params=params)
-        assert response.status_code == 200, response.text
-        pages.append(response.json())
-        token = pages[-1]["next_page_token"]
-        if not token:
-            return pages
-        assert len(pages) < 1000, "paging does not end"
+    return all_preferences(people[who].app, int(size))
 
 
 @when(parsers.re(rf'{WHO} saves "(?P<key>[^"]*)" as (?P<phrase>.+)'), target_fixture="response")
@@ -252,13 +149,11 @@ def saves(people: Cast, saved: Saved, who: str, key: str, phrase: str) -> httpx.
     if phrase in INVALID_BODIES:
         # Sent quietly and summarised by hand: the usual attachment would try to pretty-print the bad body.
         content = INVALID_BODIES[phrase]
-        response = person.app.quiet().put(
-            url(key), content=content, headers={"Content-Type": "application/json"}
-        )
+        response = person.app.quiet().save_preference_body(key, content)
         summarise(
-            f"PUT {url(key)} → {response.status_code}",
+            f"PUT {response.request.url.path} → {response.status_code}",
             [
-                f"PUT {url(key)}",
+                f"PUT {response.request.url.path}",
                 content[:300].decode(errors="replace"),
                 "",
                 f"HTTP {response.status_code}",
@@ -266,25 +161,19 @@ def saves(people: Cast, saved: Saved, who: str, key: str, phrase: str) -> httpx.
             ],
         )
         return response
-    return save(person, key, value_of(phrase), saved)
+    return saved.save(person, key, value_of(phrase))
 
 
 @when(parsers.re(rf'{WHO} reads "(?P<key>[^"]+)"'), target_fixture="response")
 def reads(people: Cast, who: str, key: str) -> httpx.Response:
     """Reads one preference by key."""
-    return people[who].app.get(url(key))
+    return people[who].app.preference(key)
 
 
 @when(parsers.re(rf'{WHO} deletes "(?P<key>[^"]+)"'), target_fixture="response")
 def deletes(people: Cast, who: str, key: str) -> httpx.Response:
     """Deletes one preference by key."""
-    return people[who].app.delete(url(key))
-
-
-def _first_etag(saved: Saved, person: Person, key: str) -> str:
-    answers = saved.answers.get((person.user_name, key))
-    assert answers, f"{person.name} never saved {key!r} in this scenario"
-    return answers[0].headers["ETag"]
+    return people[who].app.delete_preference(key)
 
 
 @when(
@@ -296,11 +185,7 @@ def _first_etag(saved: Saved, person: Person, key: str) -> str:
 def changes_from_first_version(people: Cast, saved: Saved, who: str, key: str, phrase: str) -> httpx.Response:
     """Saves with If-Match set to the ETag of the person's first save of that key."""
     person = people[who]
-    etag = _first_etag(saved, person, key)
-    value = value_of(phrase)
-    response = person.app.put(url(key), json={"value": value}, headers={"If-Match": etag})
-    saved.record(person, key, value, response)
-    return response
+    return saved.save(person, key, value_of(phrase), if_match=saved.first_etag(person, key))
 
 
 @when(
@@ -310,7 +195,7 @@ def changes_from_first_version(people: Cast, saved: Saved, who: str, key: str, p
 def deletes_from_first_version(people: Cast, saved: Saved, who: str, key: str) -> httpx.Response:
     """Deletes with If-Match set to the ETag of the person's first save of that key."""
     person = people[who]
-    return person.app.delete(url(key), headers={"If-Match": _first_etag(saved, person, key)})
+    return person.app.delete_preference(key, if_match=saved.first_etag(person, key))
 
 
 @when(
@@ -319,7 +204,7 @@ def deletes_from_first_version(people: Cast, saved: Saved, who: str, key: str) -
 )
 def saves_at_limit(people: Cast, saved: Saved, who: str, key: str) -> httpx.Response:
     """Saves a string value whose JSON is exactly the documented size limit."""
-    return save(people[who], key, "é" * ((MAX_VALUE_BYTES - 2) // 2), saved)  # 2 bytes each, plus quotes
+    return saved.save(people[who], key, "é" * ((MAX_VALUE_BYTES - 2) // 2))  # 2 bytes each, plus quotes
 
 
 @when(
@@ -328,7 +213,7 @@ def saves_at_limit(people: Cast, saved: Saved, who: str, key: str) -> httpx.Resp
 )
 def saves_over_limit(people: Cast, saved: Saved, who: str, key: str) -> httpx.Response:
     """Saves a string value whose JSON is one byte over the documented size limit."""
-    return save(people[who], key, "é" * ((MAX_VALUE_BYTES - 2) // 2) + "x", saved)
+    return saved.save(people[who], key, "é" * ((MAX_VALUE_BYTES - 2) // 2) + "x")
 
 
 @when(
@@ -338,51 +223,32 @@ def saves_over_limit(people: Cast, saved: Saved, who: str, key: str) -> httpx.Re
     ),
     target_fixture="response",
 )
-def sends_huge(stack: Stack, people: Cast, who: str, how: str, mb: str, key: str):
+def sends_huge(people: Cast, who: str, how: str, mb: str, key: str):
     """Offers a huge body over a raw connection, with or without Content-Length, stopping at the answer."""
-    person = people[who]
-    exchange = send_body(
-        stack.app_url,
-        "PUT",
-        url(key),
-        {"X-Forwarded-Access-Token": person.token},
-        int(mb) * 1024 * 1024,
-        announce=how == "announcing",
-    )
-    summarise(f"PUT {url(key)} → {exchange.status}", [exchange.summary("PUT", url(key))])
+    path, exchange = people[who].app.offer_preference_body(key, int(mb) * 1024 * 1024, how == "announcing")
+    summarise(f"PUT {path} → {exchange.status}", [exchange.summary("PUT", path)])
     return exchange
 
 
 @when("the database goes down")
-def database_down(stack: Stack, request: pytest.FixtureRequest) -> None:
+def database_down(stack: Stack, lakebase: Lakebase, request: pytest.FixtureRequest) -> None:
     """Stops the embedded PostgreSQL under the running app (restarted after the scenario anyway)."""
-    assert stack.postgres is not None
     # Whatever happens next, later scenarios get their database, and an app that has noticed it is back.
-    request.addfinalizer(lambda: database_healed(stack))
-    stack.postgres.stop()
-
-
-def database_healed(stack: Stack, seconds: float = 15) -> None:
-    """Starts the database if it is down and waits (polling readiness) until the app uses it again, so a
-    scenario that ends in an outage leaves no 'database down' mark for the next one."""
-    assert stack.postgres is not None
-    stack.postgres.start()
-    deadline = time.monotonic() + seconds
-    while httpx.get(f"{stack.app_url}/api/health/ready", timeout=5).status_code != 200:
-        assert time.monotonic() < deadline, "the app did not take the database back after the outage"
+    request.addfinalizer(lambda: lakebase.heal(stack.anonymous().quiet()))
+    lakebase.stop()
 
 
 @when("the database restarts")
-def database_restarts(stack: Stack, request: pytest.FixtureRequest) -> None:
+def database_restarts(stack: Stack, lakebase: Lakebase, request: pytest.FixtureRequest) -> None:
     """Stops and restarts the embedded PostgreSQL between two requests."""
-    database_down(stack, request)
-    stack.postgres.start()
+    database_down(stack, lakebase, request)
+    lakebase.start()
 
 
 @when("the database comes back")
-def database_back(stack: Stack) -> None:
+def database_back(lakebase: Lakebase) -> None:
     """Starts the embedded PostgreSQL again."""
-    stack.postgres.start()
+    lakebase.start()
 
 
 @when(
@@ -397,7 +263,7 @@ def crowd_saves(people: Cast, saved: Saved, count: str, each: str) -> list[Perso
 
     def save_all(person: Person, client: AppClient) -> list[int]:
         return [
-            save(person, f"pref.{n}", {"owner": person.user_name, "n": n}, saved, client).status_code
+            saved.save(person, f"pref.{n}", {"owner": person.user_name, "n": n}, client).status_code
             for n in range(int(each))
         ]
 
@@ -434,9 +300,9 @@ def writers_and_readers(people: Cast, saved: Saved, who: str, key: str, writers:
     calls: list[Callable[[], httpx.Response]] = []
     for n in range(max(int(writers), int(readers))):
         if n < int(writers):
-            calls.append(lambda n=n: client.put(url(key), json={"value": _signed(n)}))
+            calls.append(lambda n=n: client.save_preference(key, _signed(n)))
         if n < int(readers):
-            calls.append(lambda: client.get(url(key)))
+            calls.append(lambda: client.preference(key))
     answers = in_parallel(calls)
     saved.outcome["writes"] = [a for a in answers if a.request.method == "PUT"]
     saved.outcome["reads"] = [a for a in answers if a.request.method == "GET"]
@@ -461,12 +327,9 @@ def conditional_writers(people: Cast, saved: Saved, who: str, key: str, writers:
     """Many writers read one ETag, then all save with If-Match at the same moment."""
     person = people[who]
     client = person.app.quiet()
-    etag = client.get(url(key)).headers["ETag"]
+    etag = client.preference(key).headers["ETag"]
     answers = in_parallel(
-        [
-            lambda n=n: client.put(url(key), json={"value": _signed(n)}, headers={"If-Match": etag})
-            for n in range(int(writers))
-        ]
+        [lambda n=n: client.save_preference(key, _signed(n), if_match=etag) for n in range(int(writers))]
     )
     saved.outcome["writes"] = answers
     summarise(
@@ -487,11 +350,9 @@ def counter_writers(people: Cast, saved: Saved, who: str, key: str, writers: str
 
     def increment(client: AppClient) -> int:
         for attempt in range(1, 200):
-            current = client.get(url(key))
-            answer = client.put(
-                url(key),
-                json={"value": current.json()["value"] + 1},
-                headers={"If-Match": current.headers["ETag"]},
+            current = client.preference(key)
+            answer = client.save_preference(
+                key, current.json()["value"] + 1, if_match=current.headers["ETag"]
             )
             if answer.status_code == 200:
                 return attempt
@@ -523,7 +384,7 @@ def sees_count(people: Cast, response: httpx.Response, who: str, count: str) -> 
 @then(parsers.re(rf"{WHO} has no saved preferences"))
 def has_none(people: Cast, who: str) -> None:
     """Listing the person's preferences returns none."""
-    response = people[who].app.get(BASE)
+    response = people[who].app.preferences()
     assert response.status_code == 200, response.text
     assert body(response)["items"] == [], response.text
 
@@ -540,7 +401,7 @@ def created_or_updated(response: httpx.Response, what: str) -> None:
 @then(parsers.re(rf'{WHO} (?:still )?sees "(?P<key>[^"]+)" as (?P<phrase>.+)'))
 def sees_value(people: Cast, who: str, key: str, phrase: str) -> None:
     """Reading the key returns that value, with an ETag matching its version."""
-    response = people[who].app.get(url(key))
+    response = people[who].app.preference(key)
     assert response.status_code == 200, response.text
     assert body(response)["value"] == value_of(phrase), response.text
     assert response.headers["ETag"] == f'"{body(response)["version"]}"', response.headers
@@ -549,7 +410,7 @@ def sees_value(people: Cast, who: str, key: str, phrase: str) -> None:
 @then(parsers.re(rf'{WHO} (?:still )?has no preference "(?P<key>[^"]+)"'))
 def has_no_key(people: Cast, who: str, key: str) -> None:
     """Reading the key answers 404 PREFERENCE_NOT_FOUND."""
-    response = people[who].app.get(url(key))
+    response = people[who].app.preference(key)
     assert response.status_code == 404, response.text
     assert body(response)["error"]["code"] == "PREFERENCE_NOT_FOUND", response.text
 
@@ -558,7 +419,7 @@ def has_no_key(people: Cast, who: str, key: str) -> None:
 def reads_back_exactly(people: Cast, saved: Saved, key: str) -> None:
     """Reading the key returns the saved value, the same UTF-8 on the wire."""
     person = people["she"]
-    response = person.app.get(url(key))
+    response = person.app.preference(key)
     assert response.status_code == 200, response.text
     expected = saved.values[(person.user_name, key)]
     assert body(response)["value"] == expected
@@ -592,7 +453,7 @@ def refusal_like_missing(people: Cast, response: httpx.Response) -> None:
     """The 404 is identical (code, message, fields) to one for a key nobody saved; no user name."""
     person = people["they"]
     key = response.request.url.path.rsplit("/", 1)[1]
-    other = person.app.get(url("never.saved.anywhere"))
+    other = person.app.preference("never.saved.anywhere")
     mine, theirs = body(response)["error"], body(other)["error"]
     assert response.status_code == other.status_code == 404
     assert mine["code"] == theirs["code"]
@@ -665,7 +526,7 @@ def gets_all_once(people: Cast, saved: Saved, pages: list[dict], who: str, count
 def everyone_gets_own(crowd: list[Person], saved: Saved, each: str) -> None:
     """Each user's list holds exactly their own preferences with their own values."""
     clients = saved.outcome["clients"]
-    pages = in_parallel([lambda c=c: c.get(BASE) for c in clients])
+    pages = in_parallel([lambda c=c: c.preferences() for c in clients])
     for person, page in zip(crowd, pages, strict=True):
         assert page.status_code == 200, page.text
         items = {i["key"]: i["value"] for i in page.json()["items"]}
@@ -691,7 +552,7 @@ def all_whole(saved: Saved) -> None:
 @then(parsers.re(rf'{WHO} finds "(?P<key>[^"]+)" holding exactly one of the values written'))
 def holds_one_written(people: Cast, who: str, key: str) -> None:
     """The key now holds one writer's whole value."""
-    value = people[who].app.get(url(key)).json()["value"]
+    value = people[who].app.preference(key).json()["value"]
     assert _whole(value), f"not one whole written value: {str(value)[:200]}"
 
 
@@ -709,7 +570,7 @@ def one_winner(people: Cast, saved: Saved, others: str) -> None:
     assert len(winners) == 1 and len(losers) == int(others), [w.status_code for w in writes]
     assert all(body(w)["error"]["code"] == "PRECONDITION_FAILED" for w in losers)
     key = winners[0].json()["key"]
-    current = people["she"].app.get(url(key))
+    current = people["she"].app.preference(key)
     assert current.json()["value"] == winners[0].json()["value"]
     assert current.headers["ETag"] == winners[0].headers["ETag"]
 
@@ -717,7 +578,7 @@ def one_winner(people: Cast, saved: Saved, others: str) -> None:
 @then(parsers.re(rf'{WHO} finds "(?P<key>[^"]+)" at (?P<total>\d+): no update was lost'))
 def counter_total(people: Cast, saved: Saved, who: str, key: str, total: str) -> None:
     """The number equals the number of writers, and the writers did collide."""
-    value = people[who].app.get(url(key)).json()["value"]
+    value = people[who].app.preference(key).json()["value"]
     assert value == int(total), (
         f"{value} != {total}: updates were lost (attempts {saved.outcome['attempts']})"
     )

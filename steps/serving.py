@@ -8,24 +8,18 @@ per-scenario suffix so scenarios never share an endpoint, in any order or worker
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
-import uuid
-import zlib
 from collections import Counter
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 
 import allure
 import httpx
-import pytest
 from pytest_bdd import given, parsers, then, when
 
-from fixtures.drivers.clients import AppClient, FakeControl
-from fixtures.drivers.serving_models import ServedModels, register_served_models, sample_records
-from fixtures.stack.mock import Stack
+from fixtures.drivers.control import FakeControl, invocations
+from fixtures.drivers.serving import Serving, personal_records
+from fixtures.drivers.serving_models import sample_records
 from fixtures.stack.plugin import Cast
 
 WHO = r"(?P<who>[A-Z]\w+|she|he|they)"
@@ -33,96 +27,8 @@ PRONOUN = r"(?:her|his|their)"
 ENDPOINT = r'the endpoint "(?P<endpoint>[^"]+)"'
 
 
-@pytest.fixture(scope="session")
-def served_models(stack: Stack) -> ServedModels:
-    return register_served_models(stack)
-
-
-@pytest.fixture(scope="session")
-def serving_admin(stack: Stack):  # -> WorkspaceClient of the person who manages endpoints
-    return stack.admin_client()
-
-
-@dataclass
-class Serving:
-    models: ServedModels
-    admin: object
-    suffix: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
-    created: list[str] = field(default_factory=list)
-    sent: list[dict] = field(default_factory=list)  # the records of the last scoring
-
-    def history(self, client, **params) -> httpx.Response:
-        """The caller's inference history, within this scenario's endpoint when it created exactly one: live
-        accounts are shared by every scenario and worker, so their whole history holds other calls too."""
-        if len(self.created) == 1:
-            params.setdefault("endpoint", self.created[0])
-        return client.get("/api/serving/history", params=params)
-
-    def name(self, endpoint: str) -> str:
-        return f"{endpoint}-{self.suffix}"
-
-    def version(self, number: int) -> str:
-        return self.models.churn_versions[number]
-
-    def entities(self, model: str, *versions: str):
-        from databricks.sdk.service.serving import ServedEntityInput
-
-        return [
-            ServedEntityInput(
-                entity_name=model, entity_version=v, workload_size="Small", scale_to_zero_enabled=True
-            )
-            for v in versions
-        ]
-
-    def create(self, endpoint: str, model: str, versions: list[str], split: list[int] | None = None) -> None:
-        from databricks.sdk.service.serving import EndpointCoreConfigInput, Route, TrafficConfig
-
-        entities = self.entities(model, *versions)
-        traffic = None
-        if split:
-            short = model.rsplit(".", 1)[-1]
-            traffic = TrafficConfig(
-                routes=[
-                    Route(
-                        served_model_name=f"{short}-{v}",
-                        served_entity_name=f"{short}-{v}",
-                        traffic_percentage=p,
-                    )
-                    for v, p in zip(versions, split, strict=True)
-                ]
-            )
-        name = self.name(endpoint)
-        self.admin.serving_endpoints.create_and_wait(
-            name, config=EndpointCoreConfigInput(name=name, served_entities=entities, traffic_config=traffic)
-        )
-        self.created.append(name)
-
-
-@pytest.fixture
-def serving(served_models: ServedModels, serving_admin) -> Iterator[Serving]:
-    # Imported here: the SDK takes 1 s to import, and collecting the steps (or cataloguing them) needs none.
-    from databricks.sdk.errors import NotFound
-
-    state = Serving(served_models, serving_admin)
-    yield state
-    for name in state.created:
-        with contextlib.suppress(NotFound):  # already gone: nothing to clean
-            serving_admin.serving_endpoints.delete(name)
-
-
 def attach(name: str, value: object) -> None:
     allure.attach(json.dumps(value, indent=2, default=str)[:50_000], name, allure.attachment_type.JSON)
-
-
-def personal_records(name: str, call: int) -> list[dict]:
-    """The records someone sends on their n-th call: different for every person and call."""
-    return sample_records(2, seed=zlib.crc32(name.encode()) % 10_000 + call)
-
-
-def score(client: AppClient, serving: Serving, endpoint: str, records: list[dict]) -> httpx.Response:
-    return client.post(
-        f"/api/serving/endpoints/{serving.name(endpoint)}/invocations", json={"records": records}
-    )
 
 
 # Givens -----------------------------------------------------------------------------------------------------
@@ -153,16 +59,14 @@ def endpoint_splits(serving: Serving, endpoint: str, first: str, a: str, second:
 @given(parsers.re(rf"{ENDPOINT} takes (?P<seconds>\d+) seconds to answer"))
 def endpoint_slow(serving: Serving, control: FakeControl, endpoint: str, seconds: str) -> None:
     """Makes every call to the endpoint take that many seconds (the fake's control API: mock only)."""
-    control.add_fault(
-        f"/serving-endpoints/{serving.name(endpoint)}/invocations", delay_ms=int(seconds) * 1000
-    )
+    control.add_fault(invocations(serving.name(endpoint)), delay_ms=int(seconds) * 1000)
 
 
 @given(parsers.re(rf"{ENDPOINT} fails (?P<times>\d+) of its next calls?"))
 def endpoint_fails(serving: Serving, control: FakeControl, endpoint: str, times: str) -> None:
     """Makes the endpoint's next calls fail, its model crashing (the fake's control API: mock only)."""
     control.add_fault(
-        f"/serving-endpoints/{serving.name(endpoint)}/invocations",
+        invocations(serving.name(endpoint)),
         status=500,
         error_code="INTERNAL_ERROR",
         message="The model container crashed.",
@@ -175,7 +79,7 @@ def has_scored(people: Cast, serving: Serving, who: str, times: str, endpoint: s
     """The person has already scored customers that many times, 2 of their own each call, all succeeding."""
     person = people[who]
     for i in range(int(times)):
-        response = score(person.app.quiet(), serving, endpoint, personal_records(person.name, i))
+        response = serving.score(person.app.quiet(), endpoint, personal_records(person.name, i))
         assert response.status_code == 200, response.text
 
 
@@ -189,7 +93,7 @@ def has_made_calls(people: Cast, serving: Serving, who: str, count: str, endpoin
     records = sample_records(int(count), seed=21)
 
     def one(record: dict) -> int:
-        response = score(client, serving, endpoint, [record])
+        response = serving.score(client, endpoint, [record])
         assert response.status_code == 200, response.text
         return response.json()["log_id"]
 
@@ -203,19 +107,19 @@ def has_made_calls(people: Cast, serving: Serving, who: str, count: str, endpoin
 @when(parsers.re(rf"{WHO} lists the serving endpoints"), target_fixture="response")
 def lists_endpoints(people: Cast, who: str) -> httpx.Response:
     """Lists the serving endpoints through the app, as the person."""
-    return people[who].app.get("/api/serving/endpoints")
+    return people[who].app.serving_endpoints()
 
 
 @when(parsers.re(rf"{WHO} opens {ENDPOINT}"), target_fixture="response")
 def opens_endpoint(people: Cast, serving: Serving, who: str, endpoint: str) -> httpx.Response:
     """Opens one endpoint's details through the app, as the person."""
-    return people[who].app.get(f"/api/serving/endpoints/{serving.name(endpoint)}")
+    return people[who].app.serving_endpoint(serving.name(endpoint))
 
 
 @when(parsers.re(rf"{WHO} asks for the input schema of {ENDPOINT}"), target_fixture="response")
 def asks_schema(people: Cast, serving: Serving, who: str, endpoint: str) -> httpx.Response:
     """Asks the app, as the person, which columns the endpoint's model expects, with an example request."""
-    return people[who].app.get(f"/api/serving/endpoints/{serving.name(endpoint)}/schema")
+    return people[who].app.input_schema(serving.name(endpoint))
 
 
 @when(parsers.re(rf"{WHO} scores (?P<count>\d+) customers? with {ENDPOINT}$"), target_fixture="response")
@@ -223,7 +127,7 @@ def scores(people: Cast, serving: Serving, who: str, count: str, endpoint: str) 
     """Scores that many sample customers with the endpoint through the app, as the person."""
     serving.sent = sample_records(int(count), seed=int(count))
     client = people[who].app if int(count) <= 50 else people[who].app.quiet()
-    return score(client, serving, endpoint, serving.sent)
+    return serving.score(client, endpoint, serving.sent)
 
 
 @when(
@@ -241,7 +145,7 @@ def scores_wrong_columns(
         {**{k: v for k, v in r.items() if k != missing}, extra: "teal"} for r in sample_records(3, seed=9)
     ]
     serving.sent = records
-    return score(people[who].app, serving, endpoint, records)
+    return serving.score(people[who].app, endpoint, records)
 
 
 @when(
@@ -251,11 +155,7 @@ def scores_wrong_columns(
 def scores_batch(people: Cast, serving: Serving, who: str, count: str, endpoint: str) -> httpx.Response:
     """Sends that many customers to the app as one batch, which scores them in chunks."""
     serving.sent = sample_records(int(count), seed=int(count))
-    response = (
-        people[who]
-        .app.quiet()
-        .post(f"/api/serving/endpoints/{serving.name(endpoint)}/batch", json={"records": serving.sent})
-    )
+    response = people[who].app.quiet().batch(serving.name(endpoint), serving.sent)
     body = response.json()
     attach("batch answer (without predictions)", {k: v for k, v in body.items() if k != "predictions"})
     return response
@@ -270,7 +170,7 @@ def scores_repeatedly(people: Cast, serving: Serving, who: str, times: str, endp
     client = people[who].app.quiet()
 
     def one(_: int) -> dict:
-        response = score(client, serving, endpoint, serving.sent)
+        response = serving.score(client, endpoint, serving.sent)
         assert response.status_code == 200, response.text
         return response.json()
 
@@ -296,7 +196,7 @@ def concurrent_inferences(
 
     def one(job: tuple) -> tuple:
         person, records = job
-        return person, records, score(person.app.quiet(), serving, endpoint, records)
+        return person, records, serving.score(person.app.quiet(), endpoint, records)
 
     with ThreadPoolExecutor(max_workers=int(count)) as pool:
         results = list(pool.map(one, jobs))
@@ -331,26 +231,17 @@ def reads_history(serving: Serving, people: Cast, who: str) -> httpx.Response:
     parsers.re(r"the pipeline deploys the champion of the churn model to " + ENDPOINT),
     target_fixture="deployment",
 )
-def pipeline_deploys(stack: Stack, serving: Serving, endpoint: str):
+def pipeline_deploys(serving: Serving, endpoint: str):
     """The deployment pipeline serves the churn model's champion on the endpoint, creating it if need be."""
-    from server.pipeline.deploy import deploy
-
-    name = serving.name(endpoint)
-    if name not in serving.created:
-        serving.created.append(name)
-    deployment = deploy(stack.pipeline_settings(), serving.admin, name, serving.models.churn)
+    deployment = serving.deploy_champion(endpoint)
     attach("deployment", deployment.__dict__)
     return deployment
 
 
 @given(parsers.re(r"version (?P<number>\d) of the churn model is the champion"))
-def champion_is(stack: Stack, serving: Serving, number: str) -> None:
+def champion_is(serving: Serving, number: str) -> None:
     """Gives that version of the churn model the champion alias in the model registry."""
-    from server.pipeline import tracking
-    from server.pipeline.registry import CHAMPION
-
-    client = tracking.client(stack.pipeline_settings())
-    client.set_registered_model_alias(serving.models.churn, CHAMPION, serving.version(int(number)))
+    serving.set_champion(int(number))
 
 
 # Thens ------------------------------------------------------------------------------------------------------
@@ -413,9 +304,8 @@ def sees_columns(response: httpx.Response, columns: str) -> None:
 def example_accepted(people: Cast, serving: Serving, response: httpx.Response, endpoint: str) -> None:
     """Checks the schema's example request, sent to the endpoint as is, gets its one prediction back."""
     example = _ok(response)["example_request"]
-    answer = _ok(
-        people.last.app.post(f"/api/serving/endpoints/{serving.name(endpoint)}/invocations", json=example)
-    )
+    assert set(example) == {"records"}, example  # the whole request, so sending its records sends it as is
+    answer = _ok(serving.score(people.last.app, endpoint, example["records"]))
     assert len(answer["predictions"]) == len(example["records"]) == 1
 
 
@@ -659,7 +549,7 @@ def predictions_from_version(people: Cast, serving: Serving, who: str, endpoint:
     person = people[who]
     records = sample_records(4, seed=8)
     version = serving.version(int(number))
-    answer = _ok(score(person.app, serving, endpoint, records))
+    answer = _ok(serving.score(person.app, endpoint, records))
     assert answer["model_version"] == version
     assert answer["predictions"] == serving.models.predict(serving.models.churn, version, records)
     [logged] = _ok(serving.history(person.app, limit=1))["items"]
@@ -676,13 +566,13 @@ def scores_wrong_type(
 ) -> httpx.Response:
     """Scores one customer whose column holds text where the model's signature expects a number."""
     serving.sent = [{**sample_records(1, seed=5)[0], column: value}]
-    return score(people[who].app, serving, endpoint, serving.sent)
+    return serving.score(people[who].app, endpoint, serving.sent)
 
 
 @when(parsers.re(rf"{WHO} reads {PRONOUN} inference history of {ENDPOINT}"), target_fixture="response")
 def reads_history_of_endpoint(people: Cast, serving: Serving, who: str, endpoint: str) -> httpx.Response:
     """Reads the person's inference history, only the calls to that endpoint."""
-    return people[who].app.get("/api/serving/history", params={"endpoint": serving.name(endpoint)})
+    return people[who].app.inference_history(endpoint=serving.name(endpoint))
 
 
 @then(parsers.re(r'the refusal names "(?P<column>[^"]+)"$'))
@@ -730,20 +620,7 @@ def answer_not_logged(response: httpx.Response) -> None:
 @given(parsers.re(rf"{ENDPOINT} is still being created"))
 def endpoint_being_created(serving: Serving, control: FakeControl, endpoint: str) -> None:
     """Creates the endpoint (version 1 of the churn model) without waiting; its rollout stays in progress."""
-    from databricks.sdk.service.serving import EndpointCoreConfigInput
-
-    name = serving.name(endpoint)
-    control.serving_update_polls(1000)
-    try:
-        serving.admin.serving_endpoints.create(
-            name,
-            config=EndpointCoreConfigInput(
-                name=name, served_entities=serving.entities(serving.models.churn, serving.version(1))
-            ),
-        )
-    finally:
-        control.serving_update_polls(0)
-    serving.created.append(name)
+    serving.create_still_deploying(endpoint, control)
 
 
 @then(parsers.re(r"(?:she|he|they) sees it is not ready yet, being updated, with no model served"))
@@ -763,7 +640,7 @@ def scores_extra_column(
 ) -> httpx.Response:
     """Scores customers that have every column of the signature and one more."""
     serving.sent = [{**r, extra: "teal"} for r in sample_records(3, seed=9)]
-    return score(people[who].app, serving, endpoint, serving.sent)
+    return serving.score(people[who].app, endpoint, serving.sent)
 
 
 @then(parsers.parse('the refusal names "{extra}" as unexpected and no column as missing'))
@@ -783,7 +660,7 @@ def scores_nul_character(
 ) -> httpx.Response:
     """Scores one customer whose column holds text with U+0000 (valid JSON that Postgres jsonb rejects)."""
     serving.sent = [{**sample_records(1, seed=5)[0], column: "two\x00years"}]
-    return score(people[who].app, serving, endpoint, serving.sent)
+    return serving.score(people[who].app, endpoint, serving.sent)
 
 
 @then(
