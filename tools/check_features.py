@@ -279,6 +279,11 @@ def check(paths: list[Path], every_feature: bool = False) -> tuple[list[Problem]
     problems: list[Problem] = []
     tags_ok, ids_ok = registered_tags(), known_ids()
     undefined: list[UsedStep] = []
+    if not every_feature:  # the other features' uses of each phrase make better hints for a misspelt step
+        for other in sorted(set(FEATURES_DIR.rglob("*.feature")) - {p.resolve() for p in paths}):
+            parsed = parse_feature(other, FEATURES_DIR)
+            if parsed.feature is not None:
+                check_steps(parsed, defs, [])
     stats = {"features": 0, "scenarios": 0, "steps": 0, "definitions": len(defs), "used_once": 0}
     for path in paths:
         check_text(path, problems)
