@@ -5,6 +5,7 @@ pytest_plugins = [
     "steps.common",
     "steps.identity",
     "fixtures.reporting.allure_labels",
+    "fixtures.reporting.calls_plugin",
     "fixtures.drivers.lakebase",
     "steps.preferences",
     "steps.lifecycle",
