@@ -16,4 +16,6 @@ pytest_plugins = [
     "steps.flows",
     "steps.serving",
     "steps.operations",
+    "fixtures.drivers.recordings",
+    "steps.parity",
 ]

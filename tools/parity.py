@@ -83,6 +83,8 @@ def load(run: Path) -> dict[str, tuple[dict, dict[str, Operation]]]:
     loaded = {}
     for path in sorted(run.glob("*.jsonl")):
         header, recorded = calls.read(path)
+        if header["scenario"].startswith("_"):
+            continue  # calls outside any scenario: only unserved ones are kept, and they fail the run
         operations: dict[str, Operation] = defaultdict(Operation)
         for call in recorded:
             op = operations[f"{call['method']} {call['path']}"]
