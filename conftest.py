@@ -4,6 +4,7 @@ phrase."""
 pytest_plugins = [
     "fixtures.stack.plugin",
     "fixtures.reporting.allure_labels",
+    "fixtures.reporting.calls_plugin",
     # Drivers: the domain operations steps call, and their fixtures.
     "fixtures.drivers.workspace_admin",  # first: other drivers import it
     "fixtures.drivers.app_variants",
@@ -11,6 +12,7 @@ pytest_plugins = [
     "fixtures.drivers.lakebase",
     "fixtures.drivers.pipeline",
     "fixtures.drivers.preferences",
+    "fixtures.drivers.recordings",
     "fixtures.drivers.serving",
     # Phrases.
     "steps.common",
@@ -23,4 +25,5 @@ pytest_plugins = [
     "steps.flows",
     "steps.serving",
     "steps.operations",
+    "steps.parity",
 ]
