@@ -80,7 +80,7 @@ Feature: Monitoring served models
     @US9_3 @normal
     Scenario: Synthetic traffic is reproducible and drifts only where asked
       When synthetic traffic of 500 customers is generated twice with the seed 7 and "contract" mostly "month_to_month"
-      Then both runs hold the same customers
+      Then both runs hold exactly the same customers
       And compared with ordinary traffic of the same seed, only "contract" differs
 
     @US9_3 @normal

@@ -312,11 +312,20 @@ def run_records(lifecycle: Lifecycle, regularization, count, first, low1, second
         assert float(low) < value <= 1.0, f"{name} = {value}, expected above {low}"
 
 
-@then("the training run holds a confusion matrix plot and the training data profile of every feature")
-def run_artifacts(lifecycle: Lifecycle, tmp_path: Path) -> None:
-    """The last run holds a PNG confusion matrix and a training-data profile of every feature."""
+@then(
+    parsers.re(
+        r"the training run holds (?:a confusion matrix plot and the training data profile of every feature"
+        r"|(?P<model>a logged model) with a signature, an input example and pinned requirements)"
+    )
+)
+def run_artifacts(lifecycle: Lifecycle, tmp_path: Path, model: str | None) -> None:
+    """The last run holds a PNG confusion matrix and a training-data profile of every feature; or its
+    logged custom model has a signature, an input example and pinned pip requirements."""
     from server.pipeline import columns, training
 
+    if model:
+        logged_model(lifecycle, tmp_path)
+        return
     run_id = lifecycle.runs[-1].run_id
     paths = lifecycle.artifact_paths(run_id, "plots", "monitoring")
     assert {training.CONFUSION_MATRIX_PATH, training.PROFILE_PATH} <= paths, paths
@@ -332,7 +341,6 @@ def run_artifacts(lifecycle: Lifecycle, tmp_path: Path) -> None:
     assert abs(sum(profile["prediction"]["probability"]["frequencies"]) - 1.0) < 1e-6, profile["prediction"]
 
 
-@then("the logged model has a signature, an input example and pinned requirements")
 def logged_model(lifecycle: Lifecycle, tmp_path: Path) -> None:
     """The logged custom model: its signature, an input example and pinned pip requirements."""
     from server.pipeline import columns
@@ -390,17 +398,18 @@ def trained_on_table(lifecycle: Lifecycle, command: Command, rows: int) -> None:
 
 
 # Thens: registry -------------------------------------------------------------------------------------------
-@then(parsers.parse("the registry lists versions {first:d} and {second:d} of the churn model"))
+@then(
+    parsers.parse(
+        "the registry lists versions {first:d} and {second:d} of the churn model, "
+        "each pointing at the training run that produced it"
+    )
+)
 def lists_versions(lifecycle: Lifecycle, first: int, second: int) -> None:
-    """The registry lists exactly those two versions of this scenario's churn model."""
+    """The registry lists exactly those two versions of this scenario's churn model; every version's run is
+    the training run that produced it, and no two versions share a run."""
     found = lifecycle.client.search_model_versions(f"name = '{lifecycle.model_name}'")
     assert sorted(int(v.version) for v in found) == [first, second], [v.version for v in found]
     assert sorted(lifecycle.versions, key=int) == [str(first), str(second)]
-
-
-@then("each version points at the training run that produced it")
-def versions_point_at_runs(lifecycle: Lifecycle) -> None:
-    """Every version's run is the training run that produced it; no two versions share a run."""
     for number, run_id in lifecycle.versions.items():
         assert lifecycle.version(number).run_id == run_id, number
     assert len(set(lifecycle.versions.values())) == len(lifecycle.versions), "two versions share a run"
@@ -497,14 +506,19 @@ def cli_no_run(lifecycle: Lifecycle) -> None:
 
 
 # Thens: data preparation -------------------------------------------------------------------------------
-@then("both preparations hold exactly the same customers")
-def same_customers(preparation: Preparation) -> None:
-    """The two preparations are equal cell for cell (and so have the same content hash)."""
+@then(parsers.re(r"both (?P<what>preparations|runs) hold exactly the same customers"))
+def same_customers(request: pytest.FixtureRequest, what: str) -> None:
+    """The two preparations are equal cell for cell (and so have the same content hash); or both runs of
+    synthetic traffic generated, record for record."""
     import pandas as pd
 
     from server.pipeline import data
 
-    first, second = preparation.customers
+    if what == "runs":
+        first, second = request.getfixturevalue("generated")["runs"]
+        assert first == second and len(first) > 0
+        return
+    first, second = request.getfixturevalue("preparation").customers
     pd.testing.assert_frame_equal(first, second)
     assert data.fingerprint(first) == data.fingerprint(second)
 

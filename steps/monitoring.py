@@ -325,13 +325,6 @@ def drift_not_judged(
     assert not version["drifted"], version
 
 
-@then("both runs hold the same customers")
-def same_customers(generated: dict) -> None:
-    """Both generations are identical, record for record."""
-    first, second = generated["runs"]
-    assert first == second and len(first) > 0
-
-
 @then(parsers.re(r"compared with ordinary traffic of the same seed, only " + FEATURE_LIST + r" differs?"))
 def only_differs(generated: dict, features: str) -> None:
     """Only the named features differ from ordinary traffic of the same seed."""

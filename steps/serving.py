@@ -486,9 +486,21 @@ def batch_predictions(serving: Serving, response: httpx.Response, who: str | Non
     assert len(kept) == answer["succeeded_records"] and all(p == e for p, e in kept)
 
 
-@then(parsers.re(r"the batch was sent in (?P<chunks>\d+) chunks, all logged"))
-def batch_logged(serving: Serving, people: Cast, response: httpx.Response, chunks: str) -> None:
-    """Checks the batch went in that many chunks, all in her history, together holding every customer."""
+@then(
+    parsers.re(
+        r"(?:the batch was sent in (?P<chunks>\d+) chunks, all logged"
+        r"|(?P<failed>\d+) chunk of (?P<size>\d+) customers is reported as failed and its predictions"
+        r" are empty)"
+    )
+)
+def batch_chunks(
+    serving: Serving, people: Cast, response, chunks: str | None, failed: str | None, size
+) -> None:
+    """The batch went in that many chunks, all in her history, together holding every customer; or that many
+    chunks failed, the failed one of that size with an error and empty predictions."""
+    if failed:
+        chunk_failed(response, failed, size)
+        return
     answer = ok(response)
     assert len(answer["chunks"]) == int(chunks)
     history = ok(serving.history(people["she"].app.quiet(), limit=100))
@@ -497,12 +509,6 @@ def batch_logged(serving: Serving, people: Cast, response: httpx.Response, chunk
     assert sum(item["record_count"] for item in logged) == answer["record_count"]
 
 
-@then(
-    parsers.re(
-        r"(?P<failed>\d+) chunk of (?P<size>\d+) customers is reported as failed and its predictions"
-        r" are empty"
-    )
-)
 def chunk_failed(response: httpx.Response, failed: str, size: str) -> None:
     """Checks that many chunks failed; the failed chunk of that size has an error and empty predictions."""
     answer = ok(response)
