@@ -15,4 +15,5 @@ pytest_plugins = [
     "steps.flows",
     "steps.serving",
     "steps.operations",
+    "steps.live_safety",
 ]
