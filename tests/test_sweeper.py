@@ -14,7 +14,7 @@ from types import SimpleNamespace
 
 import pytest
 from databricks.sdk import WorkspaceClient
-from databricks.sdk.errors import NotFound
+from databricks.sdk.errors import DatabricksError, NotFound
 from databricks.sdk.service.serving import ServedEntityInput
 
 from fixtures.drivers import factories
@@ -161,9 +161,11 @@ def test_a_kind_the_workspace_does_not_serve_fails_a_fail_if_found_sweep(
     monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
     unserved = Stub("gadget", NotFound("Not Found"))  # a bare 404: no such API
+    unknown = Stub("gizmo", NotFound("No API found", error_code="ENDPOINT_NOT_FOUND"))  # Databricks' answer
+    gap = Stub("doohickey", DatabricksError("not served", error_code="NOT_IMPLEMENTED"))  # the fake's 501
     vanished = Stub("widget", NotFound("Catalog 'x' does not exist.", error_code="CATALOG_DOES_NOT_EXIST"))
-    result = sweeper.sweep(None, "acc_", delete=True, any_age=True, kinds=[unserved, vanished])
-    assert result.not_served == ["gadget"]
+    result = sweeper.sweep(None, "acc_", delete=True, any_age=True, kinds=[unserved, unknown, gap, vanished])
+    assert result.not_served == ["gadget", "gizmo", "doohickey"]
     assert len(result.problems) == 1 and "listing widgets" in result.problems[0]
 
     monkeypatch.setattr(sweeper, "KINDS", [Stub("gadget", NotFound("Not Found"))])
