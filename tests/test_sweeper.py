@@ -86,6 +86,8 @@ def test_factories_name_and_mark_every_kind_then_remove_it(workspace: Workspace,
     endpoint = makers.serving_endpoint("churn", served_entities=endpoint_entities(workspace.models))
     experiment = makers.experiment()
     model = makers.registered_model("churn")
+    champion = makers.once("champion", lambda m: m.registered_model("champion"))
+    assert makers.once("champion", lambda m: m.registered_model("other")) is champion  # made once
 
     assert catalog.name.startswith(run) and endpoint.name == f"{run}marks_churn"
     assert (schema.full_name, table.full_name) == (f"{catalog.name}.inside", f"{catalog.name}.inside.orders")
