@@ -10,6 +10,7 @@ pytest_plugins = [
     "fixtures.drivers.app_variants",
     "fixtures.drivers.catalog",
     "fixtures.drivers.lakebase",
+    "fixtures.drivers.live_run",
     "fixtures.drivers.pipeline",
     "fixtures.drivers.preferences",
     "fixtures.drivers.recordings",
@@ -26,4 +27,5 @@ pytest_plugins = [
     "steps.serving",
     "steps.operations",
     "steps.parity",
+    "steps.live_safety",
 ]

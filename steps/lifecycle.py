@@ -63,16 +63,10 @@ def registered(lifecycle: Lifecycle, tmp_path: Path, features: str, how: str) ->
 
 
 @given(parsers.re(r'the catalog "(?P<catalog>[^"]+)" with the schema "(?P<schema>[^"]+)" for model data'))
-def model_data_schema(catalog_admin, make, catalog: str, schema: str) -> None:
+def model_data_schema(catalog_admin, make_catalog, make_schema, catalog: str, schema: str) -> None:
     """A catalog (removed after the scenario) and schema where the pipeline may create its tables."""
-    client = catalog_admin.client
-    make(
-        "catalog",
-        lambda new: client.catalogs.create(new.name, comment="Churn model data", properties=new.tags),
-        lambda made: client.catalogs.delete(made.name, force=True),
-        name=catalog_admin.real(catalog),
-    )
-    client.schemas.create(schema, catalog_admin.real(catalog), comment="Customer churn")
+    made = make_catalog(catalog_admin.real(catalog), comment="Churn model data")
+    make_schema(made.name, schema, comment="Customer churn")
 
 
 PREPARED_INTO_TABLE = (
@@ -96,7 +90,7 @@ def prepared_into_table(lifecycle: Lifecycle, catalog_admin, rows: str, seed: st
         r"emails instead of the train/test split and (?P<empty>\d+) regions left empty"
     )
 )
-def hand_made_table(catalog_admin, table: str, rows: str, empty: str) -> None:
+def hand_made_table(catalog_admin, make_table, table: str, rows: str, empty: str) -> None:
     """A table created with plain SQL (no change data feed), not by the pipeline, with those flaws."""
     from server.pipeline import columns, data
 
@@ -114,9 +108,10 @@ def hand_made_table(catalog_admin, table: str, rows: str, empty: str) -> None:
             return "NULL"
         return f"'{value}'" if types.get(column, "STRING") == "STRING" else str(value)
 
-    name = ".".join(f"`{part}`" for part in catalog_admin.real(table).split("."))
+    catalog, schema, short = catalog_admin.real(table).split(".")
+    name = ".".join(f"`{part}`" for part in (catalog, schema, short))
     columns = ", ".join(f"`{c}` {types.get(c, 'STRING')}" for c in customers.columns)
-    catalog_admin.sql(f"CREATE TABLE {name} ({columns}) USING DELTA")
+    make_table(catalog, schema, short, columns=columns)
     values = ",\n".join(
         "(" + ", ".join(literal(v, c) for v, c in zip(row, customers.columns, strict=True)) + ")"
         for row in customers.itertuples(index=False, name=None)
