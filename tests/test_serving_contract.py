@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from types import SimpleNamespace
+from collections.abc import Iterator
 
 import pytest
 from databricks.sdk import WorkspaceClient
@@ -20,24 +20,22 @@ from databricks.sdk.service.serving import (
     TrafficConfig,
 )
 
+from fixtures.drivers.factories import Factory, Makers
 from fixtures.drivers.serving_models import ServedModels, register_served_models, sample_records
+from fixtures.stack.mock import Stack
 
 
 @pytest.fixture(scope="module")
-def models(fake, admin, mlflow_workspace: str) -> ServedModels:
+def models(fake, admin, mlflow_workspace: str) -> Iterator[ServedModels]:
     """The serving models registered in the fake's own Unity Catalog registry, as a session's are."""
-    from fixtures.drivers.factories import Factory, Makers
-    from server.config import Settings
-
-    w, _ = admin
-    stack = SimpleNamespace(
-        admin_client=lambda: w,
-        pipeline_settings=lambda: Settings(databricks_host=fake.host),
-        model_schema=mlflow_workspace,
-        mlflow_tracking_uri="databricks",
-        mlflow_registry_uri="databricks-uc",
+    client, _ = admin
+    stack = Stack(
+        mode="mock", app_url="", workspace_host=fake.host, control=fake.control, model_schema=mlflow_workspace
     )
-    return register_served_models(stack, Makers(Factory("contract"), stack, sql=None))
+    stack._admin = client
+    factory = Factory("contract")
+    yield register_served_models(stack, Makers(factory, stack))
+    factory.cleanup()
 
 
 @pytest.fixture
