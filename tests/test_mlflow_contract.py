@@ -284,15 +284,13 @@ def test_the_sweeper_removes_expired_experiments_and_registered_models(
     client.create_registered_model(f"{mlflow_workspace}.{prefix}new", tags=fresh)
     kinds = [sweeper.Experiments(), sweeper.RegisteredModels()]
 
-    found, problems = sweeper.sweep(w, prefix, delete=True, any_age=False, kinds=kinds)
-    assert not problems
-    assert sorted(f.name for f in found) == sorted(
-        [f"/Shared/{prefix}old", f"{mlflow_workspace}.{prefix}old"]
-    )
+    swept = sweeper.sweep(w, prefix, delete=True, any_age=False, kinds=kinds)
+    assert not swept.problems and not swept.not_served
+    old = [f"/Shared/{prefix}old", f"{mlflow_workspace}.{prefix}old"]
+    assert sorted(f.name for f in swept.found) == sorted(old)
     assert client.get_experiment(old_experiment).lifecycle_stage == "deleted"
     assert {m.full_name for m in w.registered_models.list()} & {f"{mlflow_workspace}.{prefix}old"} == set()
-    found, _ = sweeper.sweep(w, prefix, delete=True, any_age=True, kinds=kinds)
-    assert sorted(f.name for f in found) == sorted(
-        [f"/Shared/{prefix}new", f"{mlflow_workspace}.{prefix}new"]
-    )
-    assert sweeper.sweep(w, prefix, delete=False, any_age=True, kinds=kinds)[0] == []
+    swept = sweeper.sweep(w, prefix, delete=True, any_age=True, kinds=kinds)
+    new = [f"/Shared/{prefix}new", f"{mlflow_workspace}.{prefix}new"]
+    assert sorted(f.name for f in swept.found) == sorted(new)
+    assert sweeper.sweep(w, prefix, delete=False, any_age=True, kinds=kinds).found == []

@@ -80,7 +80,10 @@ def test_factories_name_and_mark_every_kind_then_remove_it(workspace: Workspace,
 
     assert catalog.name.startswith(run) and endpoint.name == f"{run}marks_churn"
     assert (schema.full_name, table.full_name) == (f"{catalog.name}.inside", f"{catalog.name}.inside.orders")
-    assert experiment.name.startswith(f"/Shared/{run}") and model.name == f"main.sweeper.{run}marks_churn"
+    assert (
+        experiment.name.startswith(f"/Shared/{run}")
+        and model.name == f"{workspace.stack.model_schema}.{run}marks_churn"
+    )
     marks = {
         "catalog": w.catalogs.get(catalog.name).properties,
         "schema": w.schemas.get(schema.full_name).properties,
