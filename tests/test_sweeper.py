@@ -23,7 +23,7 @@ from fixtures.drivers.serving_models import ServedModels, register_served_models
 from fixtures.drivers.workspace_admin import WorkspaceAdmin
 from fixtures.stack.mlflow_store import fresh_store
 from fixtures.stack.mock import CACHE, Stack
-from fixtures.workspace.sql_statements import WAREHOUSE_ID
+from fixtures.workspace.sql import WAREHOUSE_ID
 from tools import sweeper
 
 
