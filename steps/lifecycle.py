@@ -48,6 +48,13 @@ class Lifecycle:
     runs: list = field(default_factory=list)  # TrainingResult, in training order
     versions: dict[str, str] = field(default_factory=dict)  # version -> run id
     last_version: str | None = None
+    staging_volume: str | None = None  # catalog.schema.volume where preparation stages its files
+
+    def volume(self) -> str:
+        assert self.staging_volume, (
+            "no volume to stage files in: add 'the volume ... where prepared files are staged'"
+        )
+        return self.staging_volume
 
     @property
     def settings(self):
@@ -549,6 +556,16 @@ def model_data_schema(catalog_admin, make_catalog, make_schema, catalog: str, sc
     make_schema(made.name, schema, comment="Customer churn")
 
 
+VOLUME = r'"(?P<volume>[^"]+)"'
+
+
+@given(parsers.re(r"the volume " + VOLUME + " where prepared files are staged"))
+def staging_volume(lifecycle: Lifecycle, catalog_admin, make_volume, volume: str) -> None:
+    """A managed volume (made with the SDK, removed after the scenario) for the pipeline's Parquet files."""
+    catalog, schema, name = catalog_admin.real(volume).split(".")
+    lifecycle.staging_volume = make_volume(catalog, schema, name, comment="Staged churn data").full_name
+
+
 PREPARED_INTO_TABLE = (
     r"churn data from (?P<rows>\d+) synthetic customers with seed (?P<seed>\d+) is prepared into the table "
     + TABLE
@@ -563,8 +580,9 @@ def prepared_into_table(lifecycle: Lifecycle, catalog_admin, rows: str, seed: st
 
     lifecycle.customers, _ = data.prepare(int(rows), int(seed))
     tables.write_customers(
-        catalog_admin.client, catalog_admin.warehouse_id, catalog_admin.real(table), lifecycle.customers
-    )
+        catalog_admin.client, catalog_admin.warehouse_id, catalog_admin.real(table), lifecycle.customers,
+        lifecycle.volume(),
+    )  # fmt: skip
 
 
 @then(parsers.re(r"the table " + TABLE + " holds exactly the prepared customers"))
@@ -588,6 +606,34 @@ def read_in_chunks(catalog_admin, table: str) -> None:
     statement = f"SELECT * FROM {tables.quote_name(catalog_admin.real(table))}"
     manifest = tables.execute(catalog_admin.client, catalog_admin.warehouse_id, statement).manifest
     assert manifest is not None and (manifest.total_chunk_count or 0) > 1, manifest
+
+
+@then(parsers.re(r"the volume " + VOLUME + " holds the (?P<count>\\d+) prepared customers as Parquet files"))
+def volume_holds_parquet(catalog_admin, volume: str, count: str) -> None:
+    """Listed and read back through the Files API: the staged files hold exactly that many customers."""
+    import pyarrow.parquet as pq
+
+    client = catalog_admin.client
+    root = "/Volumes/" + catalog_admin.real(volume).replace(".", "/")
+    pending, files = [root], []
+    while pending:
+        for entry in client.files.list_directory_contents(pending.pop()):
+            (pending if entry.is_directory else files).append(entry.path)
+    assert files and all(f.endswith(".parquet") for f in files), files
+    rows = sum(pq.read_metadata(io.BytesIO(client.files.download(f).contents.read())).num_rows for f in files)
+    allure.attach("\n".join(files), "staged files", allure.attachment_type.TEXT)
+    assert rows == int(count), f"{rows} rows in {len(files)} staged files"
+
+
+@then(parsers.re(r"reading the table " + TABLE + r" back takes more than one external link"))
+def read_through_links(catalog_admin, table: str) -> None:
+    """The pipeline's read: EXTERNAL_LINKS with ARROW_STREAM; a large table comes in several Arrow chunks."""
+    from server.pipeline import tables
+
+    rows, links = tables.read_arrow(
+        catalog_admin.client, catalog_admin.warehouse_id, catalog_admin.real(table)
+    )
+    assert links > 1, f"{rows.num_rows} rows came through {links} link"
 
 
 @then(parsers.re(r"the table " + TABLE + " has change data feed enabled"))
@@ -714,8 +760,9 @@ def cli_prepare_table(
 
     lifecycle.rows, lifecycle.seed = int(rows), int(seed)
     lifecycle.customers, _ = data.prepare(int(rows), int(seed))  # what the table must hold
+    volume = ["--volume", lifecycle.staging_volume] if lifecycle.staging_volume else []
     return command_line("prepare", "--rows", rows, "--seed", seed, "--table", catalog_admin.real(table),
-                        "--warehouse-id", catalog_admin.warehouse_id)  # fmt: skip
+                        "--warehouse-id", catalog_admin.warehouse_id, *volume)  # fmt: skip
 
 
 @when(
