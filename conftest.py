@@ -18,4 +18,5 @@ pytest_plugins = [
     "steps.operations",
     "fixtures.drivers.recordings",
     "steps.parity",
+    "steps.live_safety",
 ]

@@ -8,6 +8,7 @@ scenarios never share versions or aliases, in any order or worker.
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import shutil
@@ -21,6 +22,7 @@ import allure
 import pytest
 from pytest_bdd import given, parsers, then, when
 
+from fixtures.drivers.factories import Makers
 from fixtures.stack.mock import ROOT, Stack
 
 if TYPE_CHECKING:  # pandas is imported in the steps that use it: 0.3 s that collecting the steps need not pay
@@ -40,8 +42,7 @@ DECISIONS = {"first champion": "first_champion", "promoted": "promoted", "kept c
 @dataclass
 class Lifecycle:
     stack: Stack
-    experiment: str
-    model_name: str
+    makers: Makers  # this scenario's experiment and registered model, made on first use
     rows: int = 0
     seed: int = 0
     customers: pd.DataFrame | None = None
@@ -55,6 +56,14 @@ class Lifecycle:
             "no volume to stage files in: add 'the volume ... where prepared files are staged'"
         )
         return self.staging_volume
+
+    @functools.cached_property
+    def experiment(self) -> str:
+        return self.makers.experiment("churn").name
+
+    @functools.cached_property
+    def model_name(self) -> str:
+        return self.makers.registered_model("churn").name
 
     @property
     def settings(self):
@@ -117,13 +126,9 @@ class Lifecycle:
 
 
 @pytest.fixture
-def lifecycle(stack: Stack, make_experiment, make_registered_model) -> Lifecycle:
+def lifecycle(stack: Stack, makers: Makers) -> Lifecycle:
     """This scenario's experiment and registered model (factories: prefixed, marked, removed after it)."""
-    return Lifecycle(
-        stack=stack,
-        experiment=make_experiment("churn").name,
-        model_name=make_registered_model("churn").name,
-    )
+    return Lifecycle(stack, makers)
 
 
 # Givens ----------------------------------------------------------------------------------------------------

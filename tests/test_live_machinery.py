@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from databricks.sdk import WorkspaceClient
-from databricks.sdk.errors import NotFound
+from databricks.sdk.errors import NotImplemented as NotServed
 
 from fixtures.drivers import factories
 from fixtures.stack import live
@@ -55,7 +55,7 @@ def test_seeded_profiles_authenticate_through_unified_auth(live_env: Path) -> No
 
 
 def test_the_standalone_fake_has_no_control_api(live_env: Path) -> None:
-    with pytest.raises(NotFound):
+    with pytest.raises(NotServed, match="does not serve POST /_fake/reset"):  # 501, as for any unserved call
         WorkspaceClient().api_client.do("POST", "/_fake/reset")
 
 

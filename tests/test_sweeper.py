@@ -14,7 +14,7 @@ from types import SimpleNamespace
 
 import pytest
 from databricks.sdk import WorkspaceClient
-from databricks.sdk.errors import NotFound
+from databricks.sdk.errors import DatabricksError, NotFound
 from databricks.sdk.service.serving import ServedEntityInput
 
 from fixtures.drivers import factories
@@ -86,6 +86,8 @@ def test_factories_name_and_mark_every_kind_then_remove_it(workspace: Workspace,
     endpoint = makers.serving_endpoint("churn", served_entities=endpoint_entities(workspace.models))
     experiment = makers.experiment()
     model = makers.registered_model("churn")
+    champion = makers.once("champion", lambda m: m.registered_model("champion"))
+    assert makers.once("champion", lambda m: m.registered_model("other")) is champion  # made once
 
     assert catalog.name.startswith(run) and endpoint.name == f"{run}marks_churn"
     assert (schema.full_name, table.full_name) == (f"{catalog.name}.inside", f"{catalog.name}.inside.orders")
@@ -161,9 +163,11 @@ def test_a_kind_the_workspace_does_not_serve_fails_a_fail_if_found_sweep(
     monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
     unserved = Stub("gadget", NotFound("Not Found"))  # a bare 404: no such API
+    unknown = Stub("gizmo", NotFound("No API found", error_code="ENDPOINT_NOT_FOUND"))  # Databricks' answer
+    gap = Stub("doohickey", DatabricksError("not served", error_code="NOT_IMPLEMENTED"))  # the fake's 501
     vanished = Stub("widget", NotFound("Catalog 'x' does not exist.", error_code="CATALOG_DOES_NOT_EXIST"))
-    result = sweeper.sweep(None, "acc_", delete=True, any_age=True, kinds=[unserved, vanished])
-    assert result.not_served == ["gadget"]
+    result = sweeper.sweep(None, "acc_", delete=True, any_age=True, kinds=[unserved, unknown, gap, vanished])
+    assert result.not_served == ["gadget", "gizmo", "doohickey"]
     assert len(result.problems) == 1 and "listing widgets" in result.problems[0]
 
     monkeypatch.setattr(sweeper, "KINDS", [Stub("gadget", NotFound("Not Found"))])

@@ -217,12 +217,13 @@ KINDS: list[Kind] = [
 def _not_served(error: Exception) -> bool:
     """The workspace has no such API, as opposed to a missing object (whose code says what is missing).
 
-    Databricks answers an unknown path 404 ``ENDPOINT_NOT_FOUND``; a web server without the route answers
-    a bare 404 (``{"detail": "Not Found"}``, which the SDK reads as a SCIM error: code ``SCIM_None``).
+    Databricks answers an unknown path 404 ``ENDPOINT_NOT_FOUND`` (fixtures/workspace/errors.py); the fake
+    answers a call it does not serve 501 ``NOT_IMPLEMENTED`` (PRODUCT.md 10.3); a web server without the
+    route answers a bare 404 (``{"detail": "Not Found"}``, read by the SDK as a SCIM error, ``SCIM_None``).
     A missing object's code is ``RESOURCE_DOES_NOT_EXIST``, ``SCHEMA_DOES_NOT_EXIST``, ``NOT_FOUND``...
     """
     code = getattr(error, "error_code", None) or ""
-    if code == "ENDPOINT_NOT_FOUND":
+    if code in ("ENDPOINT_NOT_FOUND", "NOT_IMPLEMENTED"):
         return True
     return isinstance(error, NotFound) and not code.endswith(("DOES_NOT_EXIST", "NOT_FOUND"))
 
