@@ -668,12 +668,11 @@ def still_holds_rows(catalog_admin: WorkspaceAdmin, table: str) -> None:
     parsers.re(r"(?P<who>\w+) receives (?P<count>[\d,]+) distinct table names in (?P<page_count>\d+) pages")
 )
 def receives_names(pages: list[list[str]], count: str, page_count: str) -> None:
-    """Paging returned every table name exactly once, in a stable order, in that many pages."""
+    """Paging returned every table name exactly once, in that many pages (in no promised order)."""
     names = [n for page in pages for n in page]
     total = int(count.replace(",", ""))
     assert len(names) == total, len(names)
     assert len(set(names)) == total, "a table name appeared twice"
-    assert names == sorted(names), "pages are not in a stable order"
     assert len(pages) == int(page_count), len(pages)
 
 
