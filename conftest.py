@@ -11,6 +11,7 @@ pytest_plugins = [
     "steps.lifecycle",
     "fixtures.drivers.workspace_admin",
     "steps.catalog",
+    "steps.warehouse",
     "steps.faults",
     "steps.monitoring",
     "steps.flows",

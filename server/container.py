@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 
+import httpx
+
 from server.clients import WorkspaceClients
 from server.config import Settings
 from server.db import Database, LakebaseCredentials
@@ -15,6 +17,7 @@ from server.services.identity import IdentityService
 from server.services.inference_log import InferenceLog
 from server.services.monitoring import MonitoringService
 from server.services.serving import ServingService
+from server.services.warehouse import SqlWarehouse
 
 
 def build_database(settings: Settings, workspace: WorkspaceClients | None = None) -> Database | None:
@@ -38,6 +41,7 @@ class Container:
     database: Database | None
     catalog: CatalogService
     browsing: BrowsingPreferences
+    downloads: httpx.Client  # result links (presigned: no workspace credentials)
     metrics: AppMetrics = field(default_factory=AppMetrics)
 
     @classmethod
@@ -47,13 +51,19 @@ class Container:
         database = build_database(settings, workspace)
         if database is not None:
             instrument_database(database, metrics)
+        downloads = httpx.Client(timeout=settings.databricks_http_timeout_seconds)
+        warehouse = SqlWarehouse(
+            settings.databricks_warehouse_id, settings.warehouse_patience_seconds,
+            settings.warehouse_retry_after_seconds, downloads,
+        )  # fmt: skip
         return cls(
             settings=settings,
             workspace=workspace,
             identity=IdentityService(workspace, settings.identity_cache_ttl_seconds),
             database=database,
-            catalog=CatalogService(settings.databricks_warehouse_id),
+            catalog=CatalogService(warehouse),
             browsing=BrowsingPreferences(database),
+            downloads=downloads,
             metrics=metrics,
         )
 
@@ -70,8 +80,10 @@ class Container:
         return MonitoringService(self.settings, self.database)
 
     def close(self) -> None:
-        """Release what the app holds: model-call threads (if serving was used) and the database pool."""
+        """Release what the app holds: model-call threads (if serving was used), the database pool, the
+        download client."""
         if "serving" in self.__dict__:  # cached_property: only close what was built
             self.serving.close()
         if self.database is not None:
             self.database.close()
+        self.downloads.close()
