@@ -35,7 +35,7 @@ from databricks.sdk import WorkspaceClient
 from databricks.sdk.service.catalog import VolumeType
 
 from benchmarks import spread
-from fixtures.drivers.clients import FakeControl
+from fixtures.drivers.control import FakeControl
 from fixtures.workspace.app import create_workspace_app
 from fixtures.workspace.server import BackgroundServer
 from fixtures.workspace.sql import WAREHOUSE_ID

@@ -70,5 +70,5 @@ Feature: Data preparation
     When churn data from 1000000 synthetic customers with seed 7 is prepared into the table "ml.churn.customers"
     Then the volume "ml.churn.landing" holds the 990000 prepared customers as Parquet files
     And the table "ml.churn.customers" holds exactly the prepared customers
-    And reading the table "ml.churn.customers" back takes more than one external link
+    And the table "ml.churn.customers" comes back through more than one external link
     And the table "ml.churn.customers" has change data feed enabled

@@ -13,7 +13,8 @@ import httpx
 import pytest
 from pytest_bdd import given, parsers, then
 
-from fixtures.drivers.clients import AppClient, FakeControl
+from fixtures.drivers.app import AppClient
+from fixtures.drivers.control import FakeControl
 from fixtures.drivers.workspace_admin import WorkspaceAdmin
 from fixtures.stack.mock import Stack
 from fixtures.stack.plugin import Cast
@@ -49,7 +50,7 @@ def patient_apps(stack: Stack) -> Iterator[Callable[[float], str]]:
 )
 def uses_patient_app(people: Cast, patient_apps: Callable[[float], str], who: str, seconds: str) -> None:
     """Points the person at an app instance whose patience with the SQL warehouse is that long."""
-    person = people[who]
+    person = people.subject(who)
     person.app = AppClient(patient_apps(float(seconds)), person.token)
 
 
@@ -80,7 +81,7 @@ def warehouse_running(catalog_admin: WorkspaceAdmin) -> None:
 @then(parsers.re(r"each page is larger than the SQL warehouse's inline limit"))
 def pages_beyond_inline(row_pages: dict) -> None:
     """Each page read carries more than 25 MiB of values: no warehouse could have answered it inline."""
-    for offset, (response, _) in row_pages.items():
+    for offset, response in row_pages.items():
         assert isinstance(response, httpx.Response) and response.status_code == 200, response.text
         values = sum(len(str(v).encode()) for row in response.json()["rows"] for v in row.values())
         assert values > INLINE_LIMIT_BYTES, f"the page at offset {offset} holds only {values} bytes"
