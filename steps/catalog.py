@@ -92,8 +92,8 @@ def may_use_only(people: Cast, grants: Grants, who: str, kind: str, name: str) -
 
 @given(
     parsers.re(
-        r'the (?P<kind>schema|table) "(?P<name>[^"]+)" holds (?P<count>[\d,]+) (?:tables|sensor readings)'
-        r"(?P<waveforms> with waveforms)?"
+        r'the (?P<kind>schema|table) "(?P<name>[^"]+)" holds (?P<count>[\d,]+) '
+        r"(?:tables|sensor readings(?P<waveforms> with waveforms)?)"
     )
 )
 def large(
@@ -105,7 +105,8 @@ def large(
     waveforms: str | None,
 ) -> None:
     """A schema of that many tables (registered through the fake's control API: mock only), or a table of
-    that many sensor readings (with a long waveform each), one SQL statement; each built once per worker."""
+    that many sensor readings, with a long waveform each if said (one SQL statement); each built once per
+    worker."""
     if kind == "schema":
         large_data.catalog(request.getfixturevalue("control"), name, int(count.replace(",", "")))
     else:

@@ -54,8 +54,9 @@ def rows(w: WorkspaceClient, sql: str) -> list[list[str | None]]:
 
 
 def test_a_new_catalog_has_default_and_information_schema(admin, shop) -> None:
-    """ "each catalog created in Unity Catalog also automatically includes an information_schema"; a new
-    catalog also comes with ``default`` (what a workspace shows after CREATE CATALOG)."""
+    """Per the reference, "each catalog created in Unity Catalog also automatically includes an
+    information_schema"; a new catalog also comes with ``default`` (what a workspace shows after CREATE
+    CATALOG)."""
     w, _ = admin
     schemas = {s.name: s for s in w.schemas.list(shop)}
     assert {"default", "information_schema", "open", "closed"} == set(schemas)
@@ -68,9 +69,9 @@ def test_a_new_catalog_has_default_and_information_schema(admin, shop) -> None:
 
 
 def test_information_schema_shows_only_what_the_caller_may_see(admin, reader, shop) -> None:
-    """ "Both types of information schemas automatically filter results to include only the objects you have
-    Unity Catalog privileges to access"; "The information schema of the SYSTEM catalog returns information
-    about objects across all catalogs"."""
+    """Privileges: "Both types of information schemas automatically filter results to include only the objects
+    you have Unity Catalog privileges to access"; "The information schema of the SYSTEM catalog returns
+    information about objects across all catalogs"."""
     w, _ = admin
     everything = rows(w, f"SELECT table_schema, table_name FROM {shop}.information_schema.tables "
                          "WHERE table_schema <> 'information_schema' ORDER BY 1")  # fmt: skip
@@ -107,17 +108,19 @@ def test_built_in_catalogs_are_visible_to_everyone(fake) -> None:
     assert newcomer.tables.get(table).owner == user["user_name"]
 
 
-def test_listings_are_not_in_name_order(admin, shop) -> None:
-    """ "There is no guarantee of a specific ordering of the elements in the array" (TablesAPI.list): pages
-    are stable, and clients that sort by name must do it themselves."""
+def test_listings_are_not_in_name_order(admin) -> None:
+    """Listings: "There is no guarantee of a specific ordering of the elements in the array" (TablesAPI.list);
+    pages are stable, and clients that sort by name must do it themselves."""
     w, _ = admin
-    w.schemas.create("many", shop)
+    catalog = f"many_{uuid.uuid4().hex[:6]}"  # its own: the other tests look at the module's catalog whole
+    w.catalogs.create(catalog)
+    w.schemas.create("many", catalog)
     for i in range(20):
-        w.statement_execution.execute_statement(f"CREATE TABLE {shop}.many.t{i:02d} (x INT)", WAREHOUSE_ID)
-    listed = [t.name for t in w.tables.list(shop, "many")]
+        w.statement_execution.execute_statement(f"CREATE TABLE {catalog}.many.t{i:02d} (x INT)", WAREHOUSE_ID)
+    listed = [t.name for t in w.tables.list(catalog, "many")]
     assert sorted(listed) == [f"t{i:02d}" for i in range(20)]
     assert listed != sorted(listed)
-    assert [t.name for t in w.tables.list(shop, "many", max_results=6)] == listed
+    assert [t.name for t in w.tables.list(catalog, "many", max_results=6)] == listed
 
 
 def test_unknown_routes_and_malformed_bodies_answer_in_the_envelope(fake, admin) -> None:
@@ -125,9 +128,9 @@ def test_unknown_routes_and_malformed_bodies_answer_in_the_envelope(fake, admin)
     ``MALFORMED_REQUEST`` "Invalid JSON given in the body of the request - expected a map" (#615)."""
     w, token = admin
     with pytest.raises(NotFound) as unknown:
-        w.api_client.do("GET", "/api/2.0/no-such-api")
+        w.api_client.do("GET", "/api/2.0/no-such/api/at-all")  # no SDK operation has this path either
     assert unknown.value.error_code == "ENDPOINT_NOT_FOUND"
-    assert "No API found for 'GET /no-such-api'" in str(unknown.value)
+    assert "No API found for 'GET /no-such/api/at-all'" in str(unknown.value)
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     for body, message in ((b"{not json", "failed to parse"), (b"[1, 2]", "expected a map")):
         answer = httpx.post(f"{fake.host}/api/2.1/unity-catalog/catalogs", content=body, headers=headers)

@@ -112,8 +112,8 @@ def _advance_until_answered(fake, thread: threading.Thread, step: float) -> None
 
 
 def test_on_wait_timeout_continue_answers_with_the_running_statement(fake, admin, timing) -> None:
-    """ "When set to CONTINUE, the statement execution continues asynchronously and the call returns a
-    statement ID which can be used for polling" (ExecuteStatementRequestOnWaitTimeout)."""
+    """CONTINUE: "When set to CONTINUE, the statement execution continues asynchronously and the call returns
+    a statement ID which can be used for polling" (ExecuteStatementRequestOnWaitTimeout)."""
     w, _ = admin
     timing.statement_duration(SLOW, 3_600_000)
     keep_going = ExecuteStatementRequestOnWaitTimeout.CONTINUE
@@ -128,7 +128,7 @@ def test_on_wait_timeout_continue_answers_with_the_running_statement(fake, admin
 
 
 def test_on_wait_timeout_cancel_answers_canceled(fake, admin, timing) -> None:
-    """ "When set to CANCEL, the statement execution is canceled and the call returns with a CANCELED
+    """CANCEL: "When set to CANCEL, the statement execution is canceled and the call returns with a CANCELED
     state" (ExecuteStatementRequestOnWaitTimeout)."""
     w, _ = admin
     timing.statement_duration(SLOW, 3_600_000)
@@ -157,8 +157,8 @@ def test_a_canceled_statement_changes_nothing(admin, numbers, timing) -> None:
 
 
 def test_statements_nobody_polls_are_dropped_and_results_close_after_an_hour(admin, timing) -> None:
-    """ "To keep a statement alive, poll for its status at least once every 15 minutes"; "The results are
-    only available for one hour after success" (CLOSED: "result no longer available for fetch"); "After at
+    """Lifetime: "To keep a statement alive, poll for its status at least once every 15 minutes"; "The results
+    are only available for one hour after success" (CLOSED: "result no longer available for fetch"); "After at
     least 12 hours in terminal state, the statement is removed ... HTTP 404" (get_statement)."""
     w, _ = admin
     timing.statement_duration(SLOW, 3_600_000)
@@ -243,8 +243,8 @@ def test_row_limit_and_byte_limit_truncate(admin, numbers) -> None:
 
 
 def test_inline_results_fail_beyond_25_mib(admin) -> None:
-    """ "Statements with disposition=INLINE are limited to 25 MiB and will fail when this limit is exceeded"
-    (StatementExecutionAPI); the warehouse says "Inline byte limit exceeded" (ucx#3447)."""
+    """INLINE: "Statements with disposition=INLINE are limited to 25 MiB and will fail when this limit is
+    exceeded" (StatementExecutionAPI); the warehouse says "Inline byte limit exceeded" (ucx#3447)."""
     w, _ = admin
     wide = "SELECT id, repeat('x', 27000) AS body FROM range(0, 1000) AS r(id)"
     failed = w.statement_execution.execute_statement(wide, WAREHOUSE_ID)

@@ -144,7 +144,7 @@ def test_sweeper_finds_leftovers_wherever_they_are_deletes_them_and_leaves_the_r
     )
     again = sweeper.sweep(w, run, delete=False, any_age=True)
     assert again.found == [] and again.problems == []
-    # Theirs keeps its own schema, and what every new catalog comes with (default, information_schema).
+    # Besides what every catalog comes with (default, information_schema), only their own schema is left.
     assert sorted(s.name for s in w.schemas.list(theirs)) == ["data", "default", "information_schema"]
     assert w.tables.get(f"{theirs}.data.keep").name == "keep"
     # Kinds the fake does not serve yet (MLflow's REST API, volumes) are named, never silently passed over.
