@@ -130,11 +130,11 @@ def main(argv: list[str] | None = None) -> int:
     results = load_results(args.results)
     by_id = scenarios_by_id(results, args.requirements)
     verdicts = {i: verdict(rows, i in requirements and requirements[i].planned) for i, rows in by_id.items()}
-    for scenario_id, rows in by_id.items():
+    for scenario_id in requirements:
         if verdicts[scenario_id] == "ok" and not args.verbose:
             continue
         print(f"{scenario_id:>5}  {verdicts[scenario_id]}")
-        for row in rows:
+        for row in by_id[scenario_id]:
             print(f"         {row.status:<8} {row.feature}:{row.line} {row.name}")
     counts: dict[str, int] = defaultdict(int)
     for scenario_id in requirements:
