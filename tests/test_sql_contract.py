@@ -10,7 +10,8 @@ from databricks.sdk import WorkspaceClient
 from databricks.sdk.service.catalog import PermissionsChange, Privilege
 from databricks.sdk.service.sql import StatementParameterListItem, StatementState
 
-from fixtures.workspace.sql_statements import CHUNK_ROWS, WAREHOUSE_ID
+from fixtures.workspace.sql import WAREHOUSE_ID
+from fixtures.workspace.sql.results import INLINE_CHUNK_BYTES
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +62,8 @@ def test_large_results_come_in_chunks(admin, catalog) -> None:
     )
     manifest = response.manifest
     assert manifest.total_row_count == 25000
-    assert manifest.total_chunk_count == len(manifest.chunks) == -(-25000 // CHUNK_ROWS)
+    # Cut by size: 8 bytes per BIGINT (the internal representation databricks-sdk's byte_limit speaks of).
+    assert manifest.total_chunk_count == len(manifest.chunks) == -(-25000 * 8 // INLINE_CHUNK_BYTES)
     rows = list(response.result.data_array)
     index = response.result.next_chunk_index
     while index is not None:
