@@ -334,8 +334,7 @@ class CatalogService:
         self._raise_for(response)
         return self._warehouse.rows(w, response)
 
-    @staticmethod
-    def _raise_for(response: StatementResponse) -> None:
+    def _raise_for(self, response: StatementResponse) -> None:
         status = response.status
         state = status.state if status else None
         if state == StatementState.SUCCEEDED:
@@ -347,7 +346,5 @@ class CatalogService:
         if sql_state == "42P01" or "TABLE_OR_VIEW_NOT_FOUND" in message:
             raise AppError(404, "TABLE_NOT_FOUND", message)
         if state in (StatementState.CANCELED, StatementState.PENDING, StatementState.RUNNING):
-            raise AppError(
-                503, "WAREHOUSE_BUSY", "The SQL warehouse did not answer in time; try again.", retry_after=10
-            )
+            raise self._warehouse.busy()
         raise AppError(502, "QUERY_FAILED", f"The SQL warehouse could not read the table: {message}")
