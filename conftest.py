@@ -21,6 +21,7 @@ pytest_plugins = [
     "steps.preferences",
     "steps.lifecycle",
     "steps.catalog",
+    "steps.warehouse",
     "steps.faults",
     "steps.monitoring",
     "steps.flows",

@@ -150,6 +150,33 @@ Feature: Reading table data
       When Ana reads the table "sales.retail.orders"
       Then the request is refused with status 503 as "WAREHOUSE_NOT_CONFIGURED"
 
+  Rule: The app waits for the SQL warehouse, within its patience
+
+    # The warehouse's start-up and query times are set through the fake's control API; a second app instance
+    # with a short patience keeps the scenarios to a fraction of a second.
+    @US2_10 @fault_injection @critical
+    Scenario: A stopped warehouse starts and the rows arrive
+      Given Ana may read the catalog "sales"
+      And Ana uses an app that waits at most 2 seconds for the SQL warehouse
+      And the SQL warehouse is stopped and takes 0.3 seconds to start
+      When Ana reads the table "sales.retail.orders"
+      Then she gets rows 1 to 100 of "sales.retail.orders" and a total of 240
+      And the SQL warehouse is running
+
+    @US2_10 @fault_injection @critical
+    Scenario Outline: A warehouse <state> for longer than the app waits: try again later
+      Given Ana may read the catalog "sales"
+      And Ana uses an app that waits at most 0.3 seconds for the SQL warehouse
+      And <slowness>
+      When Ana reads the table "sales.retail.orders"
+      Then the request is refused with status 503 as "WAREHOUSE_BUSY"
+      And she is told to retry after a few seconds
+
+      Examples:
+        | state    | slowness                                                                      |
+        | starting | the SQL warehouse is stopped and takes 5 seconds to start                     |
+        | busy     | the SQL warehouse takes 5 seconds to answer queries on "sales.retail.orders" |
+
   Rule: Permissions are checked on every request
 
     @US2_7 @blocker
@@ -226,6 +253,16 @@ Feature: Reading table data
       And Ana may read the catalog "telemetry"
       When Ana reads pages of 1000 rows of "telemetry.events.readings" at offsets 0, 50000 and 99000
       Then every page holds the right readings, with a total of 100,000
+
+  Rule: Pages larger than the SQL warehouse sends inline are still whole
+
+    @US2_11 @critical
+    Scenario: A page of rows too large to come inline
+      Given the table "lab.signals.waveforms" holds 1,000 sensor readings with waveforms
+      And Ana may read the catalog "lab"
+      When Ana reads a page of 1000 rows of "lab.signals.waveforms" at offset 0
+      Then every page holds the right readings, with a total of 1,000
+      And each page is larger than the SQL warehouse's inline limit
 
   Rule: Many readers at once
 
