@@ -8,7 +8,7 @@ import warnings
 import pytest
 from databricks.sdk import WorkspaceClient
 from databricks.sdk.core import Config
-from databricks.sdk.errors import Unauthenticated
+from databricks.sdk.errors import PermissionDenied
 
 
 def _no_sdk_warnings(caplog: pytest.LogCaptureFixture) -> None:
@@ -63,8 +63,9 @@ def test_wrong_client_secret_is_refused(fake) -> None:
 
 
 def test_unknown_and_expired_tokens_get_the_error_envelope(fake) -> None:
+    """Databricks answers both with 403 and ``error_code`` 403 (see fixtures/workspace/auth.py)."""
     fake.control.create_user("ben.contract@example.com", "Ben Contract", [])
     expired = fake.control.create_token("ben.contract@example.com", lifetime_seconds=-1)
     for token in ("dapi" + "f" * 32, expired):
-        with pytest.raises(Unauthenticated, match="Invalid access token"):
+        with pytest.raises(PermissionDenied, match="Invalid access token"):
             WorkspaceClient(host=fake.host, token=token, auth_type="pat").current_user.me()
