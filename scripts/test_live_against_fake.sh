@@ -61,7 +61,7 @@ live_env=(
   DATABRICKS_CONFIG_FILE="$WORK/databrickscfg"
   ACCEPTANCE_USER_PROFILES="Ana=ana,Ben=ben,Mia=mia" ACCEPTANCE_APP_PROFILE=app
   LAKEBASE_INSTANCE_NAME=acceptance-lakebase
-  DATABRICKS_WAREHOUSE_ID="$("$PY" -c 'from fixtures.workspace.sql_statements import WAREHOUSE_ID; print(WAREHOUSE_ID)')"
+  DATABRICKS_WAREHOUSE_ID="$("$PY" -c 'from fixtures.workspace.sql import WAREHOUSE_ID; print(WAREHOUSE_ID)')"
   MLFLOW_TRACKING_URI="$MLFLOW_URI" MLFLOW_REGISTRY_URI="$MLFLOW_URI"
   MLFLOW_ARTIFACT_LOCATION="file://$MLFLOW_STORE/artifacts"
   $(cat "$WORK/pg.env")

@@ -27,7 +27,7 @@ from databricks.sdk.service.sql import (
 from fixtures.drivers.serving_models import ServedModels, register_served_models, sample_records
 from fixtures.stack.mlflow_store import fresh_store
 from fixtures.stack.mock import CACHE
-from fixtures.workspace.sql_statements import WAREHOUSE_ID
+from fixtures.workspace.sql import WAREHOUSE_ID
 
 
 def _client(fake, token: str) -> WorkspaceClient:

@@ -10,7 +10,8 @@ from databricks.sdk import WorkspaceClient
 from databricks.sdk.service.catalog import PermissionsChange, Privilege
 from databricks.sdk.service.sql import StatementParameterListItem, StatementState
 
-from fixtures.workspace.sql_statements import CHUNK_ROWS, WAREHOUSE_ID
+from fixtures.workspace.sql import WAREHOUSE_ID
+from fixtures.workspace.sql.results import CHUNK_ROWS
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from databricks.sdk.errors import NotFound, PermissionDenied
 from databricks.sdk.service.catalog import PermissionsChange, Privilege
 from databricks.sdk.service.sql import StatementState
 
-from fixtures.workspace.sql_statements import WAREHOUSE_ID
+from fixtures.workspace.sql import WAREHOUSE_ID
 
 
 def raw(fake, token: str, path: str, **params) -> dict:
