@@ -251,3 +251,22 @@ def test_a_missing_endpoint_is_not_found_for_permissions_too(admin) -> None:
     client, _ = admin
     with pytest.raises(NotFound):
         client.serving_endpoints.get("no-such-endpoint")
+
+
+def test_unity_catalog_refuses_grants_to_principals_it_cannot_resolve(fake, admin) -> None:
+    from databricks.sdk.service.catalog import PermissionsChange, Privilege
+
+    client, _ = admin
+    catalog = f"perm_{uuid.uuid4().hex[:8]}"
+    client.catalogs.create(catalog)
+    try:
+        user_name, _ = _user(fake, "uma", ["uc-readers"])
+        for grantee in (user_name, "uc-readers", "account users"):
+            change = PermissionsChange(add=[Privilege.USE_CATALOG], principal=grantee)
+            client.grants.update("catalog", catalog, changes=[change])
+        for grantee in ("nobody@example.com", "no-such-group", "users", "admins"):
+            change = PermissionsChange(add=[Privilege.USE_CATALOG], principal=grantee)
+            with pytest.raises(NotFound, match=f"Could not find principal with name {grantee}"):
+                client.grants.update("catalog", catalog, changes=[change])
+    finally:
+        client.catalogs.delete(catalog, force=True)
