@@ -28,6 +28,9 @@ DATABASE_ENV = (
     "PGSSLMODE",
     "PGPASSWORD",
     "LAKEBASE_INSTANCE_NAME",
+    "DATABRICKS_HOST",
+    "DATABRICKS_CLIENT_ID",
+    "DATABRICKS_CLIENT_SECRET",
 )
 
 
@@ -106,15 +109,26 @@ def runs_database_command(
     stack: Stack, monkeypatch: pytest.MonkeyPatch, arguments: str, settings: str
 ) -> CommandRun:
     """Runs ``python -m server.db <arguments>`` (its main(), in-process) with the app's database settings
-    in the environment (PGPASSWORD instead of a Lakebase credential), or with none at all."""
+    in the environment (as the app has them: its service principal gets a Lakebase credential), or with
+    none at all."""
     from server.db.__main__ import main
 
-    postgres = _postgres(stack)
+    _postgres(stack)
+    app = stack.app_settings
     for name in DATABASE_ENV:
         monkeypatch.delenv(name, raising=False)
     if settings == "with":
-        env = {"PGHOST": postgres.socket_dir, "PGPORT": str(postgres.port), "PGDATABASE": postgres.database,
-               "PGUSER": "app_user", "PGSSLMODE": "disable", "PGPASSWORD": "local-trust"}  # fmt: skip
+        env = {
+            "PGHOST": app.pghost,
+            "PGPORT": str(app.pgport),
+            "PGDATABASE": app.pgdatabase,
+            "PGUSER": app.pguser,
+            "PGSSLMODE": app.pgsslmode,
+            "LAKEBASE_INSTANCE_NAME": app.lakebase_instance_name,
+            "DATABRICKS_HOST": app.databricks_host,
+            "DATABRICKS_CLIENT_ID": app.databricks_client_id,
+            "DATABRICKS_CLIENT_SECRET": app.databricks_client_secret.get_secret_value(),
+        }
         for name, value in env.items():
             monkeypatch.setenv(name, value)
     monkeypatch.setattr(sys, "argv", ["python -m server.db", *arguments.split()])
