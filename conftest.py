@@ -5,6 +5,7 @@ pytest_plugins = [
     "steps.common",
     "steps.identity",
     "fixtures.reporting.allure_labels",
+    "fixtures.reporting.calls_plugin",
     "fixtures.drivers.lakebase",
     "steps.preferences",
     "steps.lifecycle",
@@ -15,4 +16,6 @@ pytest_plugins = [
     "steps.flows",
     "steps.serving",
     "steps.operations",
+    "fixtures.drivers.recordings",
+    "steps.parity",
 ]
