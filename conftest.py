@@ -15,6 +15,8 @@ pytest_plugins = [
     "steps.monitoring",
     "steps.flows",
     "steps.serving",
+    "fixtures.drivers.permissions",
+    "steps.access",
     "steps.operations",
     "fixtures.drivers.recordings",
     "steps.parity",
