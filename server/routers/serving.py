@@ -136,7 +136,7 @@ async def history(
     service: Serving,
     limit: Annotated[int, Query(ge=1, le=MAX_HISTORY_PAGE)] = DEFAULT_HISTORY_PAGE,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
-    endpoint: Annotated[str | None, Query(max_length=63)] = None,
+    endpoint: Annotated[str | None, Query(min_length=1, max_length=63)] = None,
 ) -> InferenceHistory:
     if endpoint is not None:  # one endpoint's history: only while the user may still see it
         await run_in_threadpool(service.get_endpoint, ws, endpoint)
