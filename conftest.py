@@ -20,4 +20,5 @@ pytest_plugins = [
     "steps.operations",
     "fixtures.drivers.recordings",
     "steps.parity",
+    "steps.live_safety",
 ]

@@ -41,10 +41,10 @@ def crm_catalog(catalog_admin: WorkspaceAdmin) -> str:
     admin = catalog_admin
     catalog = admin.real("crm")
     admin.create_catalog("crm", "Customer relationship data")
-    admin.client.schemas.create("churn", catalog, comment="Customers whose churn risk is scored")
+    admin.create_schema("crm.churn", comment="Customers whose churn risk is scored")
     target = f"{ident(catalog)}.{ident('churn')}.{ident('customers')}"
     columns = ["customer_id STRING"] + [f"{ident(f)} {SQL_TYPES.get(f, 'STRING')}" for f in traffic.FEATURES]
-    admin.sql(f"CREATE TABLE {target} ({', '.join(columns)}) COMMENT 'Customers to score'")
+    admin.create_table(CRM_TABLE, ", ".join(columns), "Customers to score")
     rows = crm_rows()
     names = ["customer_id", *traffic.FEATURES]
     values = ", ".join("(" + ", ".join(literal(r[n]) for n in names) + ")" for r in rows)

@@ -2,19 +2,17 @@
 
 Whens run the pipeline (``server.pipeline``) exactly as its command line does; Thens read back from
 MLflow (runs, params, metrics, artifacts, versions, aliases, tags). Every scenario gets its own
-experiment and registered model (``<catalog>.<schema>.churn_<worker>_<id>``), so scenarios never share
-versions or aliases, in any order or worker.
+experiment and registered model from the factories (``<catalog>.<schema>.acc_<run>_<scope>_churn``), so
+scenarios never share versions or aliases, in any order or worker.
 """
 
 from __future__ import annotations
 
-import contextlib
+import functools
 import io
 import json
 import shutil
 import subprocess
-import uuid
-from collections.abc import Iterator
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +22,8 @@ import allure
 import pytest
 from pytest_bdd import given, parsers, then, when
 
-from fixtures.stack.mock import ROOT, Stack, worker_id
+from fixtures.drivers.factories import Makers
+from fixtures.stack.mock import ROOT, Stack
 
 if TYPE_CHECKING:  # pandas is imported in the steps that use it: 0.3 s that collecting the steps need not pay
     import pandas as pd
@@ -43,14 +42,21 @@ DECISIONS = {"first champion": "first_champion", "promoted": "promoted", "kept c
 @dataclass
 class Lifecycle:
     stack: Stack
-    experiment: str
-    model_name: str
+    makers: Makers  # this scenario's experiment and registered model, made on first use
     rows: int = 0
     seed: int = 0
     customers: pd.DataFrame | None = None
     runs: list = field(default_factory=list)  # TrainingResult, in training order
     versions: dict[str, str] = field(default_factory=dict)  # version -> run id
     last_version: str | None = None
+
+    @functools.cached_property
+    def experiment(self) -> str:
+        return self.makers.experiment("churn").name
+
+    @functools.cached_property
+    def model_name(self) -> str:
+        return self.makers.registered_model("churn").name
 
     @property
     def settings(self):
@@ -111,32 +117,11 @@ class Lifecycle:
     def version(self, number: str):
         return self.client.get_model_version(self.model_name, number)
 
-    def remove(self) -> None:
-        from mlflow.exceptions import MlflowException
-
-        client = self.client
-        for remove in (
-            lambda: client.delete_registered_model(self.model_name),
-            lambda: client.delete_experiment(client.get_experiment_by_name(self.experiment).experiment_id),
-        ):
-            with contextlib.suppress(MlflowException, AttributeError):  # never created, or already gone
-                remove()
-
 
 @pytest.fixture
-def lifecycle(stack: Stack) -> Iterator[Lifecycle]:
-    """This scenario's experiment and registered model; removed after it (live workspaces outlive runs)."""
-    scenario = uuid.uuid4().hex[:8]
-    worker = worker_id()
-    state = Lifecycle(
-        stack=stack,
-        # Directly under /Shared: a workspace refuses experiments in folders that do not exist.
-        experiment=f"/Shared/acceptance-churn-{worker}-{scenario}",
-        model_name=f"{stack.model_schema}.churn_{worker}_{scenario}",
-    )
-    yield state
-    if state.runs or state.versions:
-        state.remove()
+def lifecycle(stack: Stack, makers: Makers) -> Lifecycle:
+    """This scenario's experiment and registered model (factories: prefixed, marked, removed after it)."""
+    return Lifecycle(stack, makers)
 
 
 # Givens ----------------------------------------------------------------------------------------------------
@@ -563,16 +548,10 @@ TABLE = r'"(?P<table>[^"]+)"'
 
 
 @given(parsers.re(r'the catalog "(?P<catalog>[^"]+)" with the schema "(?P<schema>[^"]+)" for model data'))
-def model_data_schema(catalog_admin, make, catalog: str, schema: str) -> None:
+def model_data_schema(catalog_admin, make_catalog, make_schema, catalog: str, schema: str) -> None:
     """A catalog (removed after the scenario) and schema where the pipeline may create its tables."""
-    client = catalog_admin.client
-    make(
-        "catalog",
-        lambda new: client.catalogs.create(new.name, comment="Churn model data", properties=new.tags),
-        lambda made: client.catalogs.delete(made.name, force=True),
-        name=catalog_admin.real(catalog),
-    )
-    client.schemas.create(schema, catalog_admin.real(catalog), comment="Customer churn")
+    made = make_catalog(catalog_admin.real(catalog), comment="Churn model data")
+    make_schema(made.name, schema, comment="Customer churn")
 
 
 PREPARED_INTO_TABLE = (
@@ -913,7 +892,7 @@ def validated_after(lifecycle: Lifecycle, preparation: Preparation, damage: str)
         r"emails instead of the train/test split and (?P<empty>\d+) regions left empty"
     )
 )
-def hand_made_table(catalog_admin, table: str, rows: str, empty: str) -> None:
+def hand_made_table(catalog_admin, make_table, table: str, rows: str, empty: str) -> None:
     """A table created with plain SQL (no change data feed), not by the pipeline, with those flaws."""
     from server.pipeline import columns, data
 
@@ -931,9 +910,10 @@ def hand_made_table(catalog_admin, table: str, rows: str, empty: str) -> None:
             return "NULL"
         return f"'{value}'" if types.get(column, "STRING") == "STRING" else str(value)
 
-    name = ".".join(f"`{part}`" for part in catalog_admin.real(table).split("."))
+    catalog, schema, short = catalog_admin.real(table).split(".")
+    name = ".".join(f"`{part}`" for part in (catalog, schema, short))
     columns = ", ".join(f"`{c}` {types.get(c, 'STRING')}" for c in customers.columns)
-    catalog_admin.sql(f"CREATE TABLE {name} ({columns}) USING DELTA")
+    make_table(catalog, schema, short, columns=columns)
     values = ",\n".join(
         "(" + ", ".join(literal(v, c) for v, c in zip(row, customers.columns, strict=True)) + ")"
         for row in customers.itertuples(index=False, name=None)

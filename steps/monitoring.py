@@ -90,15 +90,16 @@ class MonitoredModel:
 
 
 @pytest.fixture(scope="session")
-def monitored_model(stack: Stack) -> MonitoredModel:
+def monitored_model(stack: Stack, makers_for_run) -> MonitoredModel:
     """The reference churn model (with its training profile) registered once per worker."""
     from fixtures.drivers import reference_model
 
     if stack.mlflow_store is not None:
         stack.mlflow_store.ensure_schema()  # type: ignore[attr-defined]
-    name = f"{stack.model_schema}.churn_monitored_{uuid.uuid4().hex[:6]}"
     with _register_lock:
-        _, version = reference_model.register_reference(stack, "/Shared/acceptance/monitoring", name)
+        experiment = makers_for_run.experiment("monitoring").name
+        name = makers_for_run.registered_model("churn_monitored").name
+        _, version = reference_model.register_reference(stack, experiment, name)
     return MonitoredModel(name, version)
 
 

@@ -3,18 +3,15 @@
 Givens create endpoints with ``databricks-sdk`` as a workspace admin (the same calls work on a real
 workspace); Whens call the app as the user; Thens compare predictions with the model's own answer for the
 same rows (the same registry version loaded in-process with ``mlflow.pyfunc``). Endpoint names get a
-per-scenario suffix so scenarios never share an endpoint, in any order or worker.
+scenario's prefix (``make_serving_endpoint``) so scenarios never share an endpoint, in any order or worker.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
-import uuid
 import zlib
 from collections import Counter
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -24,6 +21,7 @@ import pytest
 from pytest_bdd import given, parsers, then, when
 
 from fixtures.drivers.clients import AppClient, FakeControl
+from fixtures.drivers.factories import Makers
 from fixtures.drivers.serving_models import ServedModels, register_served_models, sample_records
 from fixtures.stack.mock import Stack
 from fixtures.stack.plugin import Cast
@@ -34,8 +32,8 @@ ENDPOINT = r'the endpoint "(?P<endpoint>[^"]+)"'
 
 
 @pytest.fixture(scope="session")
-def served_models(stack: Stack) -> ServedModels:
-    return register_served_models(stack)
+def served_models(stack: Stack, makers_for_run: Makers) -> ServedModels:
+    return register_served_models(stack, makers_for_run)
 
 
 @pytest.fixture(scope="session")
@@ -47,7 +45,7 @@ def serving_admin(stack: Stack):  # -> WorkspaceClient of the person who manages
 class Serving:
     models: ServedModels
     admin: object
-    suffix: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
+    makers: Makers  # endpoints come from make_serving_endpoint: prefixed, tagged RemoveAfter, removed after
     created: list[str] = field(default_factory=list)
     sent: list[dict] = field(default_factory=list)  # the records of the last scoring
 
@@ -59,7 +57,7 @@ class Serving:
         return client.get("/api/serving/history", params=params)
 
     def name(self, endpoint: str) -> str:
-        return f"{endpoint}-{self.suffix}"
+        return self.makers.name(endpoint)
 
     def version(self, number: int) -> str:
         return self.models.churn_versions[number]
@@ -75,7 +73,7 @@ class Serving:
         ]
 
     def create(self, endpoint: str, model: str, versions: list[str], split: list[int] | None = None) -> None:
-        from databricks.sdk.service.serving import EndpointCoreConfigInput, Route, TrafficConfig
+        from databricks.sdk.service.serving import Route, TrafficConfig
 
         entities = self.entities(model, *versions)
         traffic = None
@@ -91,23 +89,13 @@ class Serving:
                     for v, p in zip(versions, split, strict=True)
                 ]
             )
-        name = self.name(endpoint)
-        self.admin.serving_endpoints.create_and_wait(
-            name, config=EndpointCoreConfigInput(name=name, served_entities=entities, traffic_config=traffic)
-        )
-        self.created.append(name)
+        self.makers.serving_endpoint(endpoint, served_entities=entities, traffic_config=traffic)
+        self.created.append(self.name(endpoint))
 
 
 @pytest.fixture
-def serving(served_models: ServedModels, serving_admin) -> Iterator[Serving]:
-    # Imported here: the SDK takes 1 s to import, and collecting the steps (or cataloguing them) needs none.
-    from databricks.sdk.errors import NotFound
-
-    state = Serving(served_models, serving_admin)
-    yield state
-    for name in state.created:
-        with contextlib.suppress(NotFound):  # already gone: nothing to clean
-            serving_admin.serving_endpoints.delete(name)
+def serving(served_models: ServedModels, serving_admin, makers: Makers) -> Serving:
+    return Serving(served_models, serving_admin, makers)
 
 
 def attach(name: str, value: object) -> None:
@@ -335,10 +323,17 @@ def pipeline_deploys(stack: Stack, serving: Serving, endpoint: str):
     """The deployment pipeline serves the churn model's champion on the endpoint, creating it if need be."""
     from server.pipeline.deploy import deploy
 
-    name = serving.name(endpoint)
-    if name not in serving.created:
+    name, settings = serving.name(endpoint), stack.pipeline_settings()
+    if name in serving.created:
+        deployment = deploy(settings, serving.admin, name, serving.models.churn)
+    else:  # the pipeline creates it, with the name and RemoveAfter tag the factory gives
+        deployment = serving.makers.adopt(
+            "serving endpoint",
+            endpoint,
+            lambda new: deploy(settings, serving.admin, new.name, serving.models.churn, tags=new.tags),
+            lambda _: serving.admin.serving_endpoints.delete(name),
+        )
         serving.created.append(name)
-    deployment = deploy(stack.pipeline_settings(), serving.admin, name, serving.models.churn)
     attach("deployment", deployment.__dict__)
     return deployment
 
@@ -730,20 +725,15 @@ def answer_not_logged(response: httpx.Response) -> None:
 @given(parsers.re(rf"{ENDPOINT} is still being created"))
 def endpoint_being_created(serving: Serving, control: FakeControl, endpoint: str) -> None:
     """Creates the endpoint (version 1 of the churn model) without waiting; its rollout stays in progress."""
-    from databricks.sdk.service.serving import EndpointCoreConfigInput
 
-    name = serving.name(endpoint)
     control.serving_update_polls(1000)
     try:
-        serving.admin.serving_endpoints.create(
-            name,
-            config=EndpointCoreConfigInput(
-                name=name, served_entities=serving.entities(serving.models.churn, serving.version(1))
-            ),
+        serving.makers.serving_endpoint(
+            endpoint, served_entities=serving.entities(serving.models.churn, serving.version(1)), wait=False
         )
     finally:
         control.serving_update_polls(0)
-    serving.created.append(name)
+    serving.created.append(serving.name(endpoint))
 
 
 @then(parsers.re(r"(?:she|he|they) sees it is not ready yet, being updated, with no model served"))
