@@ -5,7 +5,7 @@ Databricks' answer raises, OAuth scopes, and the token refusals."""
 from __future__ import annotations
 
 import uuid
-from types import SimpleNamespace
+from collections.abc import Iterator
 
 import pytest
 from databricks.sdk import WorkspaceClient
@@ -24,9 +24,10 @@ from databricks.sdk.service.sql import (
     WarehousePermissionLevel,
 )
 
+from fixtures.drivers.factories import Factory, Makers
 from fixtures.drivers.serving_models import ServedModels, register_served_models, sample_records
 from fixtures.stack.mlflow_store import fresh_store
-from fixtures.stack.mock import CACHE
+from fixtures.stack.mock import CACHE, Stack
 from fixtures.workspace.sql import WAREHOUSE_ID
 
 
@@ -43,9 +44,13 @@ def _user(fake, name: str, groups: list[str] | None = None, **token) -> tuple[st
 
 
 @pytest.fixture(scope="module")
-def models(fake) -> ServedModels:
+def models(fake) -> Iterator[ServedModels]:
     store = fresh_store(CACHE / "mlflow", "contract-permissions")
-    stack = SimpleNamespace(
+    stack = Stack(
+        mode="mock",
+        app_url="",
+        workspace_host=fake.host,
+        control=fake.control,
         mlflow_store=store,
         mlflow_tracking_uri=store.tracking_uri,
         mlflow_registry_uri=store.registry_uri,
@@ -57,7 +62,9 @@ def models(fake) -> ServedModels:
         "/serving/mlflow",
         json={"tracking_uri": store.tracking_uri, "registry_uri": store.registry_uri},
     )
-    return register_served_models(stack)
+    factory = Factory("permissions")
+    yield register_served_models(stack, Makers(factory, stack))
+    factory.cleanup()
 
 
 @pytest.fixture
