@@ -11,48 +11,44 @@ import httpx
 import pytest
 from pytest_bdd import given, parsers, then, when
 
-from fixtures.drivers.clients import AppClient, FakeControl
+from fixtures.drivers.app_variants import AppVariants
+from fixtures.drivers.control import FakeControl
 from fixtures.drivers.permissions import Permissions
-from fixtures.stack.mock import LAKEBASE_INSTANCE, Stack, forwarded_token_scopes
+from fixtures.stack.mock import LAKEBASE_INSTANCE, forwarded_token_scopes
 from fixtures.stack.plugin import Cast
+from steps.common import ENDPOINT, PERSON, error_of, person
 
-WHO = r"(?P<who>[A-Z]\w+|she|he|they)"
-ENDPOINT = r'the endpoint "(?P<endpoint>[^"]+)"'
 LEVELS = {"query": "CAN_QUERY", "see": "CAN_VIEW", "manage": "CAN_MANAGE"}
+ABILITY = "(?P<ability>query|see|manage)"
+GRANTEE = person(pronouns=False)
 
 
-# endpoint and warehouse permissions ---------------------------------------------------------------
-@given(parsers.re(rf"(?P<who>[A-Z]\w+) may (?P<ability>query|see|manage) {ENDPOINT}$"))
+# endpoint and warehouse permissions -----------------------------------------------------------------------
+@given(parsers.re(rf"{GRANTEE} may {ABILITY} {ENDPOINT}$"))
+@when(parsers.re(rf"the workspace admin lets {GRANTEE} {ABILITY} {ENDPOINT}$"))
 def may_use_endpoint(people: Cast, serving, permissions: Permissions, who: str, ability: str, endpoint: str):
     """Grants the person CAN_QUERY (query), CAN_VIEW (see) or CAN_MANAGE (manage) on the endpoint."""
     permissions.on_endpoint(serving.name(endpoint), LEVELS[ability], user_name=people[who].user_name)
 
 
-@when(parsers.re(rf"the workspace admin lets (?P<who>[A-Z]\w+) (?P<ability>query|see|manage) {ENDPOINT}$"))
-def admin_lets(people: Cast, serving, permissions: Permissions, who: str, ability: str, endpoint: str):
-    """Grants the level on an endpoint that exists by now (made by a When, such as a deployment)."""
-    may_use_endpoint(people, serving, permissions, who, ability, endpoint)
-
-
-@given(parsers.re(r"(?P<who>[A-Z]\w+) may use the SQL warehouse"))
+@given(parsers.re(rf"{GRANTEE} may use the SQL warehouse"))
 def may_use_warehouse(people: Cast, permissions: Permissions, who: str) -> None:
     """Grants the person CAN_USE on the SQL warehouse the app reads table rows with."""
     permissions.on_warehouse("CAN_USE", user_name=people[who].user_name)
 
 
-@given(parsers.re(r"(?:those|these) analysts may use the SQL warehouse"))
-def analysts_may_use_warehouse(analysts: list, permissions: Permissions) -> None:
-    """Grants CAN_USE on the SQL warehouse to the group the analysts of the scenario were made in."""
-    permissions.on_warehouse("CAN_USE", group_name=analysts[0].groups[0])
+@given(parsers.re(rf"those analysts may (?P<what>use the SQL warehouse|query {ENDPOINT})"))
+def analysts_may(analysts: list, serving, permissions: Permissions, what: str, endpoint: str | None) -> None:
+    """Grants the group the scenario's analysts were made in CAN_USE on the warehouse or CAN_QUERY on the
+    endpoint."""
+    group = analysts[0].groups[0]
+    if endpoint is None:
+        permissions.on_warehouse("CAN_USE", group_name=group)
+    else:
+        permissions.on_endpoint(serving.name(endpoint), "CAN_QUERY", group_name=group)
 
 
-@given(parsers.re(rf"(?:those|these) analysts may query {ENDPOINT}"))
-def analysts_may_query(analysts: list, serving, permissions: Permissions, endpoint: str) -> None:
-    """Grants CAN_QUERY on the endpoint to the group the analysts of the scenario were made in."""
-    permissions.on_endpoint(serving.name(endpoint), "CAN_QUERY", group_name=analysts[0].groups[0])
-
-
-TAKE_AWAY = rf"the workspace admin takes away (?P<who>[A-Z]\w+)'s permission on {ENDPOINT}"
+TAKE_AWAY = rf"the workspace admin takes away {GRANTEE}'s permission on {ENDPOINT}"
 
 
 @given(parsers.re(TAKE_AWAY))
@@ -66,7 +62,7 @@ def takes_endpoint_away(people: Cast, serving, permissions: Permissions, who: st
 def refused_as_missing(serving, response: httpx.Response, endpoint: str) -> None:
     """Exactly the answer for a missing endpoint: 404 ENDPOINT_NOT_FOUND, the same sentence, nothing more."""
     assert response.status_code == 404, response.text
-    error = response.json()["error"]
+    error = error_of(response)
     assert error["code"] == "ENDPOINT_NOT_FOUND"
     assert (
         error["message"] == f"There is no serving endpoint named '{serving.name(endpoint)}' that you may use."
@@ -74,42 +70,43 @@ def refused_as_missing(serving, response: httpx.Response, endpoint: str) -> None
     assert set(error) == {"code", "message", "request_id"}, error
 
 
-@then(parsers.re(rf"(?:she|he|they) does not see {ENDPOINT} among the serving endpoints"))
-def endpoint_not_listed(serving, response: httpx.Response, endpoint: str) -> None:
+@then(parsers.re(rf"{PERSON} does not see {ENDPOINT} among the serving endpoints"))
+def endpoint_not_listed(people: Cast, serving, response: httpx.Response, who: str, endpoint: str) -> None:
     """The list the person got does not name the endpoint."""
+    people.subject(who)
     assert response.status_code == 200, response.text
     assert serving.name(endpoint) not in [e["name"] for e in response.json()["endpoints"]]
 
 
-# user API scopes ----------------------------------------------------------------------------------
-@given(parsers.re(r'(?P<who>[A-Z]\w+) uses the app with a token that lacks the scope "(?P<scope>[^"]+)"'))
+# user API scopes --------------------------------------------------------------------------------------------
+@given(parsers.re(rf'{PERSON} uses the app with a token that lacks the scope "(?P<scope>[^"]+)"'))
 def token_lacks_scope(people: Cast, control: FakeControl, who: str, scope: str) -> None:
     """The Apps proxy forwards a token with every scope the app declares but that one (control API)."""
-    person = people[who]
+    subject = people.subject(who)
     scopes = forwarded_token_scopes()
     assert scope in scopes, f"the app does not declare {scope!r} (app.json): {scopes}"
-    person.token = control.create_token(
-        person.user_name, oauth=True, scopes=[s for s in scopes if s != scope]
+    subject.token = control.create_token(
+        subject.user_name, oauth=True, scopes=[s for s in scopes if s != scope]
     )
-    person.app = AppClient(person.app.base_url, person.token, token_header=person.app.token_header)
+    subject.app = subject.app.as_user(subject.token)
 
 
 @then(parsers.re(r'the request is refused for lack of the scope "(?P<scope>[^"]+)"'))
 def refused_for_scope(response: httpx.Response, scope: str) -> None:
     """403 MISSING_SCOPE whose message and details name the scope the app's token lacked."""
     assert response.status_code == 403, response.text
-    error = response.json()["error"]
+    error = error_of(response)
     assert error["code"] == "MISSING_SCOPE", error
     assert scope in error["message"] and {"field": "scope", "issue": scope} in error["details"], error
 
 
-# tokens -------------------------------------------------------------------------------------------
-@given(parsers.re(r"(?P<who>[A-Z]\w+) signed in with a token that expires in one minute"))
+# tokens -----------------------------------------------------------------------------------------------------
+@given(parsers.re(rf"{PERSON} signed in with a token that expires in one minute"))
 def short_token(people: Cast, control: FakeControl, who: str) -> None:
     """The Apps proxy forwards a token (the app's scopes) that the workspace accepts for one more minute."""
-    person = people[who]
-    person.token = control.create_token(person.user_name, 60, oauth=True, scopes=forwarded_token_scopes())
-    person.app = AppClient(person.app.base_url, person.token, token_header=person.app.token_header)
+    subject = people.subject(who)
+    subject.token = control.create_token(subject.user_name, 60, oauth=True, scopes=forwarded_token_scopes())
+    subject.app = subject.app.as_user(subject.token)
 
 
 @when("a minute passes in the workspace")
@@ -120,7 +117,7 @@ def minute_passes(control: FakeControl, request: pytest.FixtureRequest) -> None:
     request.addfinalizer(lambda: control.advance_clock(-61))
 
 
-# Lakebase credentials -----------------------------------------------------------------------------
+# Lakebase credentials ---------------------------------------------------------------------------------------
 @when(
     "the app's database credential expires and Lakebase closes its connections", target_fixture="credentials"
 )
@@ -140,24 +137,9 @@ def got_new_credential(control: FakeControl, credentials: int) -> None:
 @when(
     parsers.re(r'the app starts with the Lakebase instance "(?P<instance>[^"]+)"'), target_fixture="startup"
 )
-def app_starts_with_instance(stack: Stack, instance: str) -> str:
-    """Starts a second app instance (in-process, mock only) configured with that Lakebase instance; returns
-    what stopped it ('' if it started)."""
-    import asyncio
-
-    from server.app import create_app
-
-    assert stack.app_settings is not None, "a second app instance starts in mock mode only (@fault_injection)"
-    app = create_app(stack.app_settings.model_copy(update={"lakebase_instance_name": instance}))
-
-    async def start() -> str:
-        try:
-            async with app.router.lifespan_context(app):
-                return ""
-        except Exception as stopped:
-            return str(stopped)
-
-    return asyncio.run(start())
+def app_starts_with_instance(app_variants: AppVariants, instance: str) -> str:
+    """Starts a second app instance with that Lakebase instance (mock only); keeps what stopped it."""
+    return app_variants.start_failure(lakebase_instance_name=instance)
 
 
 @then(parsers.re(r'the app stops, saying the Lakebase instance "(?P<instance>[^"]+)" does not exist'))

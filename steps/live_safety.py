@@ -2,30 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import allure
-import pytest
 from pytest_bdd import given, then, when
 
 from fixtures.drivers import factories
-from fixtures.drivers.live_run import TAKES_NO_MARK, KilledRun, StandaloneWorkspace, Sweep, still_there, sweep
-
-
-@pytest.fixture
-def killed_run(tmp_path: Path) -> Iterator[KilledRun]:
-    """A workspace of its own (the standalone fake and Postgres) and a live run in it; all stopped after."""
-    workspace = StandaloneWorkspace(tmp_path)
-    run = KilledRun(workspace)
-    try:
-        workspace.start()
-        yield run
-    finally:
-        run.close()
-        workspace.close()
-        for log in sorted(tmp_path.glob("*.log")):
-            allure.attach.file(str(log), log.name, allure.attachment_type.TEXT)
+from fixtures.drivers.live_run import TAKES_NO_MARK, KilledRun, Sweep, still_there, sweep
 
 
 @given("a live run in a workspace of its own has made one object of every kind")

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import pytest
 from databricks.sdk import WorkspaceClient
 
-from fixtures.drivers.clients import FakeControl
+from fixtures.drivers.control import FakeControl
 from fixtures.workspace.app import create_workspace_app
 from fixtures.workspace.server import (
     BackgroundServer,

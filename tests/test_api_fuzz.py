@@ -15,7 +15,7 @@ import os
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
-from fixtures.drivers.clients import USER_TOKEN_HEADER
+from fixtures.drivers.app import USER_TOKEN_HEADER
 from fixtures.stack.mock import Stack
 
 FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "150"))
