@@ -277,3 +277,11 @@ def test_unity_catalog_refuses_grants_to_principals_it_cannot_resolve(fake, admi
                 client.grants.update("catalog", catalog, changes=[change])
     finally:
         client.catalogs.delete(catalog, force=True)
+
+
+def test_permissions_of_an_object_kind_the_fake_does_not_keep_are_a_call_it_does_not_serve(admin) -> None:
+    from databricks.sdk.errors import NotImplemented as NotServed
+
+    client, _ = admin
+    with pytest.raises(NotServed, match=r"does not serve GET /api/2\.0/permissions/jobs/"):
+        client.jobs.get_permissions("123")
