@@ -7,8 +7,8 @@ Reports, each with file:line, and exits 1 if any is found:
 - a step no step definition matches (undefined), with the closest existing phrases;
 - a step two or more definitions match (ambiguous), naming them;
 - Gherkin that does not parse;
-- tags: a feature without its story tag (@US1), a scenario without a PRODUCT.md ID (@US1_3), an unknown ID
-  or an unregistered tag (pytest would refuse it), two severities;
+- tags: a feature without its story tag (@US1), a scenario without a requirement ID (@US1_3), an ID that
+  docs/requirements.md does not list, an unregistered tag (pytest would refuse it), two severities;
 - formatting: tabs, trailing spaces, no final newline, steps of one scenario not aligned, a scenario with
   no Then, a duplicated scenario name (pytest-bdd would keep only one), an outline placeholder without an
   Examples column;
@@ -210,16 +210,12 @@ def check_structure(parsed: ParsedFeature, tags_ok: set[str], ids_ok: set[str], 
                 Problem(
                     here,
                     "tags",
-                    f"scenario {template.name!r} names no PRODUCT.md ID: tag it like @US1_3 (for 1.3)",
+                    f"scenario {template.name!r} names no requirement ID: tag it like @US1_3 (for 1.3)",
                     [],
                 )
             )
         for tag in sorted(ids - ids_ok):
-            problems.append(
-                Problem(
-                    here, "tags", f"@{tag} is not an ID in PRODUCT.md (fixtures/reporting/stories.py)", []
-                )
-            )
+            problems.append(Problem(here, "tags", f"@{tag} is not an ID in docs/requirements.md", []))
         for tag in sorted(tags - tags_ok - ids):
             problems.append(Problem(here, "tags", f"unknown tag @{tag}", _tag_hint(tag)))
         severities = [s for s in stories.SEVERITIES if s in tags]

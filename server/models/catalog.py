@@ -7,10 +7,11 @@ from typing import Generic, Literal, TypeVar
 
 from pydantic import BaseModel, Field
 
+from server.models.paging import MAX_OFFSET
+
 T = TypeVar("T")
 Scalar = str | int | float | bool
 MAX_PAGE_SIZE = 1000
-MAX_OFFSET = 100_000_000
 
 
 class Page(BaseModel, Generic[T]):

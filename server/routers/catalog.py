@@ -6,9 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from server.dependencies import Services, User, UserWorkspace
+from server.dependencies import Browsing, Catalogs, User, UserWorkspace
 from server.models.catalog import (
-    MAX_OFFSET,
     MAX_PAGE_SIZE,
     CatalogSummary,
     Page,
@@ -18,6 +17,7 @@ from server.models.catalog import (
     TableDetail,
 )
 from server.models.errors import error_responses
+from server.routers.common import Offset
 from server.services.catalog import NAME_PATTERN
 
 router = APIRouter(prefix="/api/catalogs", tags=["catalog"], responses=error_responses(403, 404))
@@ -29,20 +29,20 @@ TABLE = "/{catalog}/schemas/{schema}/tables/{table}"
 
 @router.get("", response_model=Page[CatalogSummary], summary="Catalogs the user may use")
 def catalogs(
-    w: UserWorkspace, services: Services, page_size: PageSize = 100, page_token: PageToken = None
+    w: UserWorkspace, service: Catalogs, page_size: PageSize = 100, page_token: PageToken = None
 ) -> Page[CatalogSummary]:
-    return services.catalog.catalogs(w, page_size, page_token)
+    return service.catalogs(w, page_size, page_token)
 
 
 @router.get("/{catalog}/schemas", response_model=Page[SchemaSummary], summary="Schemas of a catalog")
 def schemas(
     catalog: Name,
     w: UserWorkspace,
-    services: Services,
+    service: Catalogs,
     page_size: PageSize = 100,
     page_token: PageToken = None,
 ) -> Page[SchemaSummary]:
-    return services.catalog.schemas(w, catalog, page_size, page_token)
+    return service.schemas(w, catalog, page_size, page_token)
 
 
 @router.get("/{catalog}/schemas/{schema}/table-names", response_model=Page[str], summary="Table names")
@@ -50,11 +50,11 @@ def table_names(
     catalog: Name,
     schema: Name,
     w: UserWorkspace,
-    services: Services,
+    service: Catalogs,
     page_size: PageSize = 100,
     page_token: PageToken = None,
 ) -> Page[str]:
-    return services.catalog.table_names(w, catalog, schema, page_size, page_token)
+    return service.table_names(w, catalog, schema, page_size, page_token)
 
 
 @router.get(
@@ -64,16 +64,16 @@ def tables(
     catalog: Name,
     schema: Name,
     w: UserWorkspace,
-    services: Services,
+    service: Catalogs,
     page_size: PageSize = 100,
     page_token: PageToken = None,
 ) -> Page[TableDetail]:
-    return services.catalog.tables(w, catalog, schema, page_size, page_token)
+    return service.tables(w, catalog, schema, page_size, page_token)
 
 
 @router.get(TABLE, response_model=TableDetail, response_model_by_alias=True, summary="One table's metadata")
-def table(catalog: Name, schema: Name, table: Name, w: UserWorkspace, services: Services) -> TableDetail:
-    return services.catalog.table(w, catalog, schema, table)
+def table(catalog: Name, schema: Name, table: Name, w: UserWorkspace, service: Catalogs) -> TableDetail:
+    return service.table(w, catalog, schema, table)
 
 
 @router.get(f"{TABLE}/rows", response_model=RowsPage, summary="A page of a table's rows, with the total")
@@ -82,22 +82,23 @@ def rows(
     schema: Name,
     table: Name,
     w: UserWorkspace,
-    services: Services,
+    service: Catalogs,
     user: User,
+    browsing: Browsing,
     limit: Annotated[
         int | None,
         Query(
             ge=1, le=MAX_PAGE_SIZE, description="Rows per page; omitted: the saved catalog.page_size, or 100"
         ),
     ] = None,
-    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+    offset: Offset = 0,
 ) -> RowsPage:
-    limit = limit or services.browsing.rows_page_size(user.user_name)
-    return services.catalog.rows(w, catalog, schema, table, RowsQuery(limit=limit, offset=offset))
+    limit = limit or browsing.rows_page_size(user.user_name)
+    return service.rows(w, catalog, schema, table, RowsQuery(limit=limit, offset=offset))
 
 
 @router.post(f"{TABLE}/rows", response_model=RowsPage, summary="A page of the rows matching filters")
 def filtered_rows(
-    catalog: Name, schema: Name, table: Name, query: RowsQuery, w: UserWorkspace, services: Services
+    catalog: Name, schema: Name, table: Name, query: RowsQuery, w: UserWorkspace, service: Catalogs
 ) -> RowsPage:
-    return services.catalog.rows(w, catalog, schema, table, query)
+    return service.rows(w, catalog, schema, table, query)

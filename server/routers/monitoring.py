@@ -6,15 +6,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 from starlette.concurrency import run_in_threadpool
 
-from server.dependencies import Services, User, UserWorkspace
+from server.dependencies import Monitoring, User, UserWorkspace
 from server.models.monitoring import EndpointDrift, EndpointMetrics
+from server.routers.common import EndpointName
 from server.services.monitoring import resolve_window
 
 router = APIRouter(prefix="/api/monitoring", tags=["monitoring"])
-EndpointName = Annotated[str, Path(min_length=1, max_length=63, description="The serving endpoint's name")]
 Start = Annotated[
     dt.datetime | None, Query(description="Window start, ISO 8601 with time zone; default: end - 24 h")
 ]
@@ -37,13 +37,13 @@ async def endpoint_metrics(
     name: EndpointName,
     user: User,
     ws: UserWorkspace,
-    services: Services,
+    service: Monitoring,
     start: Start = None,
     end: End = None,
 ) -> EndpointMetrics:
     window = resolve_window(start, end)
-    await run_in_threadpool(services.monitoring.authorize, ws, user, name)
-    return await run_in_threadpool(services.monitoring.metrics, name, window)
+    await run_in_threadpool(service.authorize, ws, user, name)
+    return await run_in_threadpool(service.metrics, name, window)
 
 
 @router.get(
@@ -56,10 +56,10 @@ async def endpoint_drift(
     name: EndpointName,
     user: User,
     ws: UserWorkspace,
-    services: Services,
+    service: Monitoring,
     start: Start = None,
     end: End = None,
 ) -> EndpointDrift:
     window = resolve_window(start, end)
-    await run_in_threadpool(services.monitoring.authorize, ws, user, name)
-    return await run_in_threadpool(services.monitoring.drift, name, window)
+    await run_in_threadpool(service.authorize, ws, user, name)
+    return await run_in_threadpool(service.drift, name, window)

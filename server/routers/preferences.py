@@ -8,6 +8,7 @@ from fastapi import APIRouter, Header, Path, Query, Request, Response, status
 from starlette.concurrency import run_in_threadpool
 
 from server.dependencies import Preferences, User
+from server.errors import value_too_large
 from server.models.errors import ErrorEnvelope
 from server.models.preferences import (
     DEFAULT_PAGE_SIZE,
@@ -22,7 +23,8 @@ from server.models.preferences import (
     PreferenceWrite,
 )
 from server.request_body import read_capped
-from server.services.preferences import Precondition, etag, parse_write, too_large
+from server.routers.common import etag, precondition
+from server.services.preferences import parse_write
 
 router = APIRouter(prefix="/api/preferences", tags=["preferences"])
 
@@ -95,7 +97,7 @@ def read_preference(key: StoredKey, user: User, service: Preferences, response: 
 
 
 async def _capped_body(request: Request) -> bytes:
-    return await read_capped(request, MAX_BODY_BYTES, too_large)
+    return await read_capped(request, MAX_BODY_BYTES, lambda: value_too_large(MAX_VALUE_BYTES))
 
 
 @router.put(
@@ -132,7 +134,7 @@ async def save_preference(
 ) -> Preference:
     value_json = parse_write(await _capped_body(request))
     preference, created = await run_in_threadpool(
-        service.save, user.user_name, key, value_json, Precondition.parse(if_match)
+        service.save, user.user_name, key, value_json, precondition(if_match)
     )
     response.headers["ETag"] = etag(preference.version)
     if created:
@@ -152,5 +154,5 @@ async def save_preference(
     },
 )
 def delete_preference(key: StoredKey, user: User, service: Preferences, if_match: IfMatch = None) -> Response:
-    service.delete(user.user_name, key, Precondition.parse(if_match))
+    service.delete(user.user_name, key, precondition(if_match))
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from server.dependencies import InferenceHistoryLog, Serving, User, UserWorkspace
-from server.errors import AppError, request_id
+from server.errors import AppError, payload_too_large, request_id
 from server.models.serving import (
     DEFAULT_HISTORY_PAGE,
     MAX_HISTORY_PAGE,
@@ -26,10 +26,9 @@ from server.models.serving import (
     Prediction,
 )
 from server.request_body import read_capped
-from server.services.serving import too_large
+from server.routers.common import MAX_ENDPOINT_NAME_LENGTH, EndpointName, Offset
 
 router = APIRouter(prefix="/api/serving", tags=["serving"])
-EndpointName = Annotated[str, Path(min_length=1, max_length=63, description="The serving endpoint's name")]
 # The body is read with a size cap before it is parsed, so it is described here rather than by a parameter.
 RECORDS_BODY = {
     "requestBody": {
@@ -37,7 +36,6 @@ RECORDS_BODY = {
         "content": {"application/json": {"schema": InvokeRequest.model_json_schema()}},
     }
 }
-MAX_OFFSET = 1_000_000_000
 ERRORS = {
     400: {"description": "INVALID_REQUEST, or INVALID_INPUT naming missing/unexpected columns"},
     403: {"description": "MISSING_SCOPE: the app's user authorization lacks a scope this needs"},
@@ -53,7 +51,7 @@ SCORING_ERRORS = {
 
 async def _records(request: Request, limit: int) -> list[dict]:
     body = await read_capped(
-        request, limit, lambda: too_large(f"The request body is larger than {limit} bytes.")
+        request, limit, lambda: payload_too_large(f"The request body is larger than {limit} bytes.")
     )
     try:
         return InvokeRequest.model_validate_json(body).records
@@ -135,8 +133,8 @@ async def history(
     ws: UserWorkspace,
     service: Serving,
     limit: Annotated[int, Query(ge=1, le=MAX_HISTORY_PAGE)] = DEFAULT_HISTORY_PAGE,
-    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
-    endpoint: Annotated[str | None, Query(min_length=1, max_length=63)] = None,
+    offset: Offset = 0,
+    endpoint: Annotated[str | None, Query(min_length=1, max_length=MAX_ENDPOINT_NAME_LENGTH)] = None,
 ) -> InferenceHistory:
     if endpoint is not None:  # one endpoint's history: only while the user may still see it
         await run_in_threadpool(service.get_endpoint, ws, endpoint)

@@ -30,7 +30,7 @@ from databricks.sdk.errors import DatabricksError, NotFound
 
 from server.config import Settings
 from server.db import Database
-from server.errors import AppError, from_workspace_error
+from server.errors import AppError, from_workspace_error, lakebase_not_configured
 from server.models.monitoring import (
     DEFAULT_WINDOW,
     MAX_WINDOW,
@@ -203,12 +203,7 @@ class MonitoringService:
 
     def _db(self) -> Database:
         if self._database is None:
-            raise AppError(
-                503,
-                "LAKEBASE_NOT_CONFIGURED",
-                "Lakebase is not configured for this app, so there is no inference log to monitor: "
-                "set PGHOST, PGDATABASE and PGUSER.",
-            )
+            raise lakebase_not_configured()
         return self._database
 
     @contextmanager

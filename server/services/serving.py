@@ -33,7 +33,7 @@ from databricks.sdk import WorkspaceClient
 from databricks.sdk.errors import BadRequest, DatabricksError, NotFound, PermissionDenied
 
 from server.config import Settings
-from server.errors import AppError, from_workspace_error, workspace_message
+from server.errors import AppError, from_workspace_error, payload_too_large, workspace_message
 from server.models.serving import (
     BatchPrediction,
     ChunkResult,
@@ -70,10 +70,6 @@ def endpoint_not_found(name: str) -> AppError:
 
 def may_not_query(name: str) -> AppError:
     return AppError(403, "PERMISSION_DENIED", f"You may see the serving endpoint '{name}' but not query it.")
-
-
-def too_large(message: str) -> AppError:
-    return AppError(413, "PAYLOAD_TOO_LARGE", message)
 
 
 @dataclass
@@ -360,7 +356,7 @@ class ServingService:
         self, ws: WorkspaceClient, user: str, name: str, records: list[dict[str, Any]], request_id: str
     ) -> Prediction:
         if len(records) > self._settings.serving_max_records:
-            raise too_large(
+            raise payload_too_large(
                 f"A real-time call takes at most {self._settings.serving_max_records} records "
                 f"({len(records)} sent); use batch inference for more."
             )
@@ -383,7 +379,7 @@ class ServingService:
     ) -> BatchPrediction:
         settings = self._settings
         if len(records) > settings.serving_batch_max_records:
-            raise too_large(
+            raise payload_too_large(
                 f"A batch takes at most {settings.serving_batch_max_records} records ({len(records)} sent)."
             )
         await self._checked(ws, user, name, records, request_id)
