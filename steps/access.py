@@ -8,7 +8,6 @@ credential expiry need the fake's control API (mock only, ``@fault_injection``).
 from __future__ import annotations
 
 import httpx
-import pytest
 from pytest_bdd import given, parsers, then, when
 
 from fixtures.drivers.app_variants import AppVariants
@@ -110,11 +109,10 @@ def short_token(people: Cast, control: FakeControl, who: str) -> None:
 
 
 @when("a minute passes in the workspace")
-def minute_passes(control: FakeControl, request: pytest.FixtureRequest) -> None:
-    """The workspace's clock moves on 61 seconds (control API; moved back after the scenario). The app's own
+def minute_passes(control: FakeControl) -> None:
+    """The workspace's clock moves on 61 seconds (control API; a clock only moves forward). The app's own
     clock does not: only the workspace can tell that the token has expired."""
     control.advance_clock(61)
-    request.addfinalizer(lambda: control.advance_clock(-61))
 
 
 # Lakebase credentials ---------------------------------------------------------------------------------------
