@@ -7,6 +7,7 @@ Feature: Reading table data
   Background:
     Given the reference catalogs "sales" and "hr"
     And Ana is a workspace user in the group "analysts"
+    And Ana may use the SQL warehouse
 
   Rule: Rows page with limit and offset and report the total
 
@@ -179,6 +180,13 @@ Feature: Reading table data
 
   Rule: Permissions are checked on every request
 
+    @US2_10 @blocker
+    Scenario: Someone who may read the table but not use the SQL warehouse is refused
+      Given Ben is a workspace user in the group "analysts"
+      And Ben may read the catalog "sales"
+      When Ben reads the table "sales.retail.orders"
+      Then the request is refused with status 403 as "PERMISSION_DENIED"
+
     @US2_7 @blocker
     Scenario: Rows of a table she may not read are refused
       Given Ana may read the catalog "sales"
@@ -270,5 +278,6 @@ Feature: Reading table data
     @US7_4 @critical @fault_injection
     Scenario: Sixty users read the same table at the same time
       Given 60 analysts who may read the catalog "sales"
+      And those analysts may use the SQL warehouse
       When they all read the first 50 rows of "sales.retail.orders" at the same time
       Then all of them get rows 1 to 50 of "sales.retail.orders"

@@ -32,11 +32,14 @@ started=$SECONDS
 # MLflow goes to the workspace as in any live run (databricks / databricks-uc): the fake serves MLflow's
 # tracking and Unity Catalog registry APIs itself, and its Model Serving loads versions from that registry.
 PORT=$("$PY" -c 'from fixtures.workspace.server import free_port; print(free_port())')
-"$PY" -m fixtures.workspace --port "$PORT" --without-control-api \
-  --seed fixtures/data/live_seed.json --write-config "$WORK/databrickscfg" >"$WORK/workspace.log" 2>&1 &
-pids+=($!)
+# Postgres takes the app's role with a password only: the fake's Lakebase credentials set it, as the
+# Postgres administrator whose settings --admin-file writes (read by the fake when the first one is asked).
 "$PY" -m fixtures.stack.postgres --data-dir "$PG_DATA" --database acceptance_live \
-  --env-file "$WORK/pg.env" >"$WORK/postgres.log" 2>&1 &
+  --env-file "$WORK/pg.env" --admin-file "$WORK/pg-admin.json" >"$WORK/postgres.log" 2>&1 &
+pids+=($!)
+"$PY" -m fixtures.workspace --port "$PORT" --without-control-api \
+  --seed fixtures/data/live_seed.json --write-config "$WORK/databrickscfg" \
+  --database-admin-file "$WORK/pg-admin.json" >"$WORK/workspace.log" 2>&1 &
 pids+=($!)
 wait_for "fake workspace" 30 curl -sf "http://127.0.0.1:$PORT/.well-known/databricks-config" \
   || { cat "$WORK/workspace.log" >&2; exit 1; }

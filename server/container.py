@@ -31,7 +31,7 @@ def build_database(settings: Settings, workspace: WorkspaceClients | None = None
         raise ValueError("Set LAKEBASE_INSTANCE_NAME (for generate_database_credential) or PGPASSWORD.")
     workspace = workspace or WorkspaceClients(settings)
     credentials = LakebaseCredentials(lambda: workspace.service_principal, settings.lakebase_instance_name)
-    return Database(settings, credentials.password)
+    return Database(settings, credentials.password, credentials.renew)
 
 
 @dataclass

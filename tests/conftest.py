@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
@@ -56,3 +56,19 @@ def mlflow_workspace(
     restore = workspace_environment(fake.host, token, tmp_path_factory.mktemp("auth") / "databrickscfg")
     yield f"{catalog}.models"
     restore()
+
+
+@pytest.fixture(scope="module")
+def may_use_warehouse(admin: tuple[WorkspaceClient, str]) -> Callable[[str], None]:
+    """Grants CAN_USE on the fake's SQL warehouse to a user (running a statement needs it in Databricks)."""
+    from databricks.sdk.service.sql import WarehouseAccessControlRequest, WarehousePermissionLevel
+
+    from fixtures.workspace.sql import WAREHOUSE_ID
+
+    def grant(user_name: str) -> None:
+        entry = WarehouseAccessControlRequest(
+            user_name=user_name, permission_level=WarehousePermissionLevel.CAN_USE
+        )
+        admin[0].warehouses.update_permissions(WAREHOUSE_ID, access_control_list=[entry])
+
+    return grant

@@ -35,9 +35,10 @@ def shop(admin) -> str:
 
 
 @pytest.fixture(scope="module")
-def reader(fake, admin, shop) -> WorkspaceClient:
+def reader(fake, admin, shop, may_use_warehouse) -> WorkspaceClient:
     w, _ = admin
     user = fake.control.create_user(f"reader.{uuid.uuid4().hex[:6]}@example.com", "Reader", [])
+    may_use_warehouse(user["user_name"])
     w.grants.update("catalog", shop, changes=[
         PermissionsChange(add=[Privilege.USE_CATALOG], principal=user["user_name"])
     ])  # fmt: skip
@@ -93,10 +94,11 @@ def test_information_schema_shows_only_what_the_caller_may_see(admin, reader, sh
     assert refused.status.state == StatementState.FAILED and refused.status.sql_state == "42501"
 
 
-def test_built_in_catalogs_are_visible_to_everyone(fake) -> None:
+def test_built_in_catalogs_are_visible_to_everyone(fake, may_use_warehouse) -> None:
     """What every workspace shows: ``system``, ``samples`` (readable by all) and the workspace catalog,
     where "All users in your workspace can create assets in the default schema"."""
     user = fake.control.create_user(f"new.{uuid.uuid4().hex[:6]}@example.com", "Newcomer", [])
+    may_use_warehouse(user["user_name"])
     newcomer = WorkspaceClient(host=fake.host, token=user["token"], auth_type="pat")
     catalogs = {c.name: c for c in newcomer.catalogs.list()}
     assert {"system", "samples", "workspace"} <= set(catalogs)

@@ -102,11 +102,12 @@ def test_copy_into_loads_each_file_once_unless_forced(admin, landing) -> None:
     assert rows == [["170", "0"]]  # columns matched by name; a column the files lack stays NULL
 
 
-def test_reading_volume_files_needs_read_volume(fake, admin, landing) -> None:
+def test_reading_volume_files_needs_read_volume(fake, admin, landing, may_use_warehouse) -> None:
     w, _ = admin
     schema, volume = landing
     catalog = schema.split(".")[0]
     user = fake.control.create_user(f"vsql.{uuid.uuid4().hex[:6]}@example.com", "Vsql User", [])
+    may_use_warehouse(user["user_name"])
     ana = WorkspaceClient(host=fake.host, token=user["token"], auth_type="pat")
     w.grants.update("catalog", catalog, changes=[
         PermissionsChange(add=[Privilege.USE_CATALOG, Privilege.USE_SCHEMA], principal=user["user_name"])

@@ -38,9 +38,14 @@ RECORDS_BODY = {
 }
 ERRORS = {
     400: {"description": "INVALID_REQUEST, or INVALID_INPUT naming missing/unexpected columns"},
-    404: {"description": "ENDPOINT_NOT_FOUND"},
+    403: {"description": "MISSING_SCOPE: the app's user authorization lacks a scope this needs"},
+    404: {"description": "ENDPOINT_NOT_FOUND: no such endpoint, or one the user may not see (alike)"},
     413: {"description": "PAYLOAD_TOO_LARGE"},
     503: {"description": "MODEL_TIMEOUT with Retry-After"},
+}
+SCORING_ERRORS = {
+    **ERRORS,
+    403: {"description": "PERMISSION_DENIED: the user may see the endpoint but not query it; MISSING_SCOPE"},
 }
 
 
@@ -59,7 +64,10 @@ async def _records(request: Request, limit: int) -> list[dict]:
 
 
 @router.get(
-    "/endpoints", response_model=EndpointList, summary="Serving endpoints, with state and served models"
+    "/endpoints",
+    response_model=EndpointList,
+    summary="Serving endpoints the user may see, with state and served models",
+    responses={403: ERRORS[403]},
 )
 async def list_endpoints(ws: UserWorkspace, service: Serving) -> EndpointList:
     return await run_in_threadpool(service.list_endpoints, ws)
@@ -90,7 +98,7 @@ async def input_schema(name: EndpointName, ws: UserWorkspace, service: Serving) 
     response_model=Prediction,
     summary="Real-time inference",
     openapi_extra=RECORDS_BODY,
-    responses=ERRORS,
+    responses=SCORING_ERRORS,
 )
 async def invoke(
     name: EndpointName, request: Request, user: User, ws: UserWorkspace, service: Serving
@@ -104,7 +112,7 @@ async def invoke(
     response_model=BatchPrediction,
     summary="Batch inference, in chunks",
     openapi_extra=RECORDS_BODY,
-    responses=ERRORS,
+    responses=SCORING_ERRORS,
 )
 async def batch(
     name: EndpointName, request: Request, user: User, ws: UserWorkspace, service: Serving
@@ -113,12 +121,21 @@ async def batch(
     return await service.batch(ws, user.user_name, name, records, request_id(request))
 
 
-@router.get("/history", response_model=InferenceHistory, summary="My inference calls, newest first")
+@router.get(
+    "/history",
+    response_model=InferenceHistory,
+    summary="My inference calls, newest first",
+    responses={403: ERRORS[403], 404: ERRORS[404]},
+)
 async def history(
     user: User,
     log: InferenceHistoryLog,
+    ws: UserWorkspace,
+    service: Serving,
     limit: Annotated[int, Query(ge=1, le=MAX_HISTORY_PAGE)] = DEFAULT_HISTORY_PAGE,
     offset: Offset = 0,
-    endpoint: Annotated[str | None, Query(max_length=MAX_ENDPOINT_NAME_LENGTH)] = None,
+    endpoint: Annotated[str | None, Query(min_length=1, max_length=MAX_ENDPOINT_NAME_LENGTH)] = None,
 ) -> InferenceHistory:
+    if endpoint is not None:  # one endpoint's history: only while the user may still see it
+        await run_in_threadpool(service.get_endpoint, ws, endpoint)
     return await run_in_threadpool(log.history, user.user_name, limit, offset, endpoint)

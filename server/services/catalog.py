@@ -25,7 +25,7 @@ from databricks.sdk.service.catalog import (
 )
 from databricks.sdk.service.sql import StatementParameterListItem, StatementResponse, StatementState
 
-from server.errors import AppError
+from server.errors import AppError, workspace_message
 from server.models.catalog import (
     CatalogSummary,
     InFilter,
@@ -94,7 +94,7 @@ def table_detail(info: TableInfo) -> TableDetail:
 
 def not_found(error: NotFound) -> AppError:
     code = NOT_FOUND_CODES.get(error.error_code or "", "NOT_FOUND")
-    return AppError(404, code, str(error) or "Not found.")
+    return AppError(404, code, workspace_message(error))
 
 
 def _typed(column: TableColumn, value: Any, where: str) -> str:
