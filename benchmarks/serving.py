@@ -47,19 +47,17 @@ def main() -> None:
     os.environ["PYTEST_XDIST_WORKER"] = "benchmark"
     import mlflow
     import pandas as pd
-    from databricks.sdk import WorkspaceClient
-    from databricks.sdk.core import Config
     from databricks.sdk.service.serving import EndpointCoreConfigInput, ServedEntityInput
 
+    from fixtures.drivers.factories import Factory, Makers
     from fixtures.drivers.serving_models import register_served_models, sample_records
     from fixtures.stack.mock import start_mock_stack
 
     stack = start_mock_stack()
     try:
-        models = register_served_models(stack)
+        models = register_served_models(stack, Makers(Factory("benchmark"), stack, sql=None))
         version = models.churn_versions[1]
-        admin = stack.control.create_user("bench-admin@example.com", "Bench Admin", [])
-        ws = WorkspaceClient(config=Config(host=stack.workspace_host, token=admin["token"], auth_type="pat"))
+        ws = stack.admin_client()  # serving a model needs EXECUTE on it: the admin who registered it has it
         endpoint = f"bench-{uuid.uuid4().hex[:6]}"
         ws.serving_endpoints.create_and_wait(
             endpoint,

@@ -81,3 +81,52 @@ Feature: Model lifecycle
       Given the churn model trained on all features is registered
       When version 1 is promoted on the metric "f1_score"
       Then the command fails with "has no 'f1_score' metric in its run: cannot compare"
+
+  Rule: The registry is Unity Catalog's: signed models, three-level names, aliases and privileges
+
+    @US8_7 @critical
+    Scenario: A model without a signature is refused with a clear message
+      When the churn model saved without a signature is registered
+      Then it is refused, saying "must be logged with a model signature containing both input and output"
+      And the registry holds no version of the churn model
+
+    @US8_7 @normal
+    Scenario: A model name without its catalog and schema is refused
+      When the churn model trained on all features is registered under the name "churn"
+      Then it is refused, saying "specify all three levels"
+
+    @US8_7 @normal
+    Scenario: A model in a schema that does not exist is refused
+      When the churn model trained on all features is registered in a schema that does not exist
+      Then it is refused, saying "does not exist"
+
+    @US8_7 @normal
+    Scenario: Versions are marked with aliases, never with stages
+      Given the churn model trained on all features is the champion
+      When version 1 is moved to the stage "Production"
+      Then it is refused, saying "unsupported for models in the Unity Catalog"
+      And version 1 is the champion
+
+    @US8_7 @critical
+    Scenario: Registering a model needs CREATE MODEL on its schema
+      Given Ana is a workspace user
+      And Ana may use the schema of the churn model
+      When Ana registers a model of her own next to the churn model
+      Then it is refused, saying "CREATE MODEL"
+
+    @US8_7 @critical
+    Scenario: Loading a model needs EXECUTE on it
+      Given the churn model trained on all features is the champion
+      And Ana is a workspace user
+      And Ana may use the schema of the churn model
+      When Ana loads the champion of the churn model
+      Then it is refused, saying "EXECUTE"
+
+    @US8_7 @normal
+    Scenario: With EXECUTE on the model, its champion loads
+      Given the churn model trained on all features is the champion
+      And Ana is a workspace user
+      And Ana may use the schema of the churn model
+      And Ana may execute the churn model
+      When Ana loads the champion of the churn model
+      Then she gets version 1 of the churn model

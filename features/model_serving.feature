@@ -45,18 +45,18 @@ Feature: Model serving
       And the example request is accepted by the endpoint "churn"
 
     @US3_4 @minor
-    Scenario: A model without a signature has an unknown schema and a helpful message
-      Given the endpoint "legacy" serves a model without a signature
+    Scenario: A model without named input columns has an unknown schema and a helpful message
+      Given the endpoint "legacy" serves a model without named input columns
       And Ana may query the endpoint "legacy"
       When Ana asks for the input schema of the endpoint "legacy"
       Then the schema type is "unknown" with a message saying how to get one
 
     @US3_4 @US3_5 @normal
-    Scenario: A model without a signature still scores customers, unchecked
-      Given the endpoint "legacy" serves a model without a signature
+    Scenario: A model without named input columns still scores customers, unchecked
+      Given the endpoint "legacy" serves a model without named input columns
       And Ana may query the endpoint "legacy"
       When Ana scores 4 customers with the endpoint "legacy"
-      Then she gets the model without a signature's own predictions for those customers
+      Then she gets the model without named input columns' own predictions for those customers
 
   Rule: Real-time predictions, logged
 

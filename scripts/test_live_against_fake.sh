@@ -29,22 +29,15 @@ wait_for() {  # description, seconds, command...
 }
 
 started=$SECONDS
-# The fake serves no MLflow API (a workspace's tracking server and Unity Catalog registry need cloud storage
-# credentials to fake): a real MLflow SQL store stands in for them, its schema made before two workers share it.
-# It is the workspace's own MLflow, so the fake's Model Serving loads the registered versions from it too.
-MLFLOW_STORE=$WORK/mlflow
-"$PY" -c 'import sys; from pathlib import Path; from fixtures.stack.mlflow_store import MlflowStore
-MlflowStore(Path(sys.argv[1]), Path(sys.argv[2])).ensure_schema()' "$MLFLOW_STORE" "$ROOT/.cache/mlflow" || exit 1
-
-MLFLOW_URI="sqlite:///$MLFLOW_STORE/mlflow.db"
+# MLflow goes to the workspace as in any live run (databricks / databricks-uc): the fake serves MLflow's
+# tracking and Unity Catalog registry APIs itself, and its Model Serving loads versions from that registry.
 PORT=$("$PY" -c 'from fixtures.workspace.server import free_port; print(free_port())')
 # Postgres takes the app's role with a password only: the fake's Lakebase credentials set it, as the
 # Postgres administrator whose settings --admin-file writes (read by the fake when the first one is asked).
 "$PY" -m fixtures.stack.postgres --data-dir "$PG_DATA" --database acceptance_live \
   --env-file "$WORK/pg.env" --admin-file "$WORK/pg-admin.json" >"$WORK/postgres.log" 2>&1 &
 pids+=($!)
-MLFLOW_TRACKING_URI="$MLFLOW_URI" MLFLOW_REGISTRY_URI="$MLFLOW_URI" \
-  "$PY" -m fixtures.workspace --port "$PORT" --without-control-api \
+"$PY" -m fixtures.workspace --port "$PORT" --without-control-api \
   --seed fixtures/data/live_seed.json --write-config "$WORK/databrickscfg" \
   --database-admin-file "$WORK/pg-admin.json" >"$WORK/workspace.log" 2>&1 &
 pids+=($!)
@@ -56,6 +49,16 @@ if curl -sf -o /dev/null "http://127.0.0.1:$PORT/_fake/reset" -X POST; then
 fi
 echo "fake workspace at http://127.0.0.1:$PORT, postgres up ($((SECONDS - started))s)"
 
+# What a live workspace has before a run: a schema the admin may register models in (ACCEPTANCE_MODEL_SCHEMA),
+# made the way an admin would make it, through the SDK with the admin profile.
+MODEL_SCHEMA=ml.acceptance
+DATABRICKS_CONFIG_FILE="$WORK/databrickscfg" HOME="$WORK" "$PY" -c 'import sys
+from databricks.sdk import WorkspaceClient
+catalog, schema = sys.argv[1].split(".")
+w = WorkspaceClient()
+w.catalogs.create(catalog, comment="Models of acceptance runs")
+w.schemas.create(schema, catalog)' "$MODEL_SCHEMA" || exit 1
+
 # Only these reach the suite: no DATABRICKS_* beyond the config file, a HOME without ~/.databrickscfg.
 mkdir -p "$WORK/home"
 live_env=(
@@ -65,8 +68,7 @@ live_env=(
   ACCEPTANCE_USER_PROFILES="Ana=ana,Ben=ben,Mia=mia" ACCEPTANCE_APP_PROFILE=app
   LAKEBASE_INSTANCE_NAME=acceptance-lakebase
   DATABRICKS_WAREHOUSE_ID="$("$PY" -c 'from fixtures.workspace.sql import WAREHOUSE_ID; print(WAREHOUSE_ID)')"
-  MLFLOW_TRACKING_URI="$MLFLOW_URI" MLFLOW_REGISTRY_URI="$MLFLOW_URI"
-  MLFLOW_ARTIFACT_LOCATION="file://$MLFLOW_STORE/artifacts"
+  ACCEPTANCE_MODEL_SCHEMA="$MODEL_SCHEMA"
   $(cat "$WORK/pg.env")
 )
 # One worker by default: live accounts are real, fixed and shared, so two scenarios changing the same

@@ -18,8 +18,12 @@ import pytest
 from pytest_bdd import given, parsers, step, then, when
 
 from fixtures.drivers.command import Command
+from fixtures.drivers.factories import Makers
+from fixtures.drivers.model_registry import Attempt
 from fixtures.drivers.pipeline import Lifecycle, Preparation, staged_files
 from fixtures.stack.mock import ROOT
+from fixtures.stack.plugin import Cast
+from steps.common import PERSON, POSSESSIVE
 
 if TYPE_CHECKING:  # pandas is imported in the steps that use it: 0.3 s that collecting the steps need not pay
     import pandas as pd
@@ -647,3 +651,97 @@ def table_fact(lifecycle: Lifecycle, catalog_admin, table: str, fact: str) -> No
     else:
         manifest = tables.execute(client, warehouse, f"SELECT * FROM {tables.quote_name(name)}").manifest
         assert manifest is not None and (manifest.total_chunk_count or 0) > 1, manifest
+
+
+# The Unity Catalog registry's rules (US8.7) -----------------------------------------------------------------
+@when("the churn model saved without a signature is registered", target_fixture="attempt")
+def register_unsigned(lifecycle: Lifecycle) -> Attempt:
+    """Logs the reference churn model with its signature taken out, then tries to register it."""
+    from fixtures.drivers import model_registry, reference_model
+
+    run_id = reference_model.log_reference(lifecycle.stack, lifecycle.experiment, signature=False)
+    return model_registry.register(lifecycle.stack, f"runs:/{run_id}/model", lifecycle.model_name)
+
+
+@when(
+    parsers.re(
+        r"the churn model trained on all features is registered "
+        r'(?:under the name "(?P<name>[^"]+)"|in a schema that does not exist)$'
+    ),
+    target_fixture="attempt",
+)
+def register_misnamed(lifecycle: Lifecycle, name: str | None) -> Attempt:
+    """Tries to register the reference churn model under that name (or in a schema nobody created)."""
+    from fixtures.drivers import model_registry, reference_model
+
+    catalog, _, model = lifecycle.model_name.split(".")
+    run_id = reference_model.log_reference(lifecycle.stack, lifecycle.experiment)
+    target = name or f"{catalog}.{model}_missing_schema.{model}"
+    return model_registry.register(lifecycle.stack, f"runs:/{run_id}/model", target)
+
+
+@when(parsers.parse('version {version} is moved to the stage "{stage}"'), target_fixture="attempt")
+def move_to_stage(lifecycle: Lifecycle, version: str, stage: str) -> Attempt:
+    """Tries the deprecated stage transition (None/Staging/Production/Archived) on that version."""
+    from fixtures.drivers import model_registry
+
+    return model_registry.move_to_stage(lifecycle.stack, lifecycle.model_name, version, stage)
+
+
+@given(parsers.re(rf"{PERSON} may use the schema of the churn model$"))
+def may_use_model_schema(people: Cast, lifecycle: Lifecycle, makers: Makers, who: str) -> None:
+    """Grants USE CATALOG and USE SCHEMA on the catalog and schema the churn model is in (nothing on it)."""
+    from databricks.sdk.service.catalog import Privilege
+
+    catalog, schema, _ = lifecycle.model_name.split(".")
+    makers.grant("catalog", catalog, people[who].user_name, [Privilege.USE_CATALOG])
+    makers.grant("schema", f"{catalog}.{schema}", people[who].user_name, [Privilege.USE_SCHEMA])
+
+
+@given(parsers.re(rf"{PERSON} may execute the churn model$"))
+def may_execute_model(people: Cast, lifecycle: Lifecycle, makers: Makers, who: str) -> None:
+    """Grants EXECUTE on the churn model (a FUNCTION securable in Unity Catalog's grants)."""
+    from databricks.sdk.service.catalog import Privilege
+
+    makers.grant("function", lifecycle.model_name, people[who].user_name, [Privilege.EXECUTE])
+
+
+@when(parsers.re(rf"{PERSON} loads the champion of the churn model$"), target_fixture="attempt")
+def loads_champion(people: Cast, lifecycle: Lifecycle, who: str) -> Attempt:
+    """Downloads and loads ``models:/<churn model>@champion`` with MLflow, as the person."""
+    from fixtures.drivers import model_registry
+
+    uri = f"models:/{lifecycle.model_name}@champion"
+    return model_registry.load_as(lifecycle.stack, people[who], uri)
+
+
+@when(parsers.re(rf"{PERSON} registers a model of {POSSESSIVE} own next to the churn model$"),
+      target_fixture="attempt")  # fmt: skip
+def registers_own_model(people: Cast, lifecycle: Lifecycle, makers: Makers, who: str) -> Attempt:
+    """Creates a registered model in the churn model's schema with MLflow, as the person."""
+    from fixtures.drivers import model_registry
+
+    catalog, schema, _ = lifecycle.model_name.split(".")
+    name = f"{catalog}.{schema}.{makers.name(kind='registered_model')}"  # ours: the sweeper finds a leftover
+    return model_registry.create_model_as(lifecycle.stack, people[who], name)
+
+
+@then(parsers.parse('it is refused, saying "{words}"'))
+def refused_saying(attempt: Attempt, words: str) -> None:
+    """The attempt failed and its message says those words."""
+    assert words in attempt.refusal, attempt.refusal
+
+
+@then("the registry holds no version of the churn model")
+def no_versions(lifecycle: Lifecycle) -> None:
+    """Searching the registry finds no version of this scenario's churn model."""
+    from fixtures.drivers import model_registry
+
+    assert model_registry.versions(lifecycle.stack, lifecycle.model_name) == []
+
+
+@then(parsers.re(rf"{PERSON} gets? version (?P<version>\d+) of the churn model$"))
+def loaded_version(attempt: Attempt, who: str, version: str) -> None:
+    """The person loaded that registry version of this scenario's churn model."""
+    assert attempt.error is None, attempt.error
+    assert attempt.value == version, attempt.value

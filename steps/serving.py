@@ -37,7 +37,7 @@ def ok(response: httpx.Response) -> dict:
 @given(
     parsers.re(
         rf"{ENDPOINT} (?:serves (?:version (?P<number>\d) of the churn model|(?P<model>a model without"
-        r" a signature|"
+        r" named input columns|"
         r"the reference churn model))|sends (?P<first>\d+)% of its traffic to version (?P<a>\d) and "
         r"(?P<second>\d+)% to version (?P<b>\d) of the churn model)$"
     )
@@ -46,12 +46,12 @@ def endpoint_serves(
     serving: Serving, request: pytest.FixtureRequest, endpoint: str, number, model, first, a, second, b
 ):
     """Creates the endpoint and waits until it is ready, serving: a version of the churn model; a model
-    registered without a signature; the reference churn model (whose run carries a training profile); or two
-    versions of the churn model, the traffic split between them as given."""
+    whose signature names no columns (a tensor); the reference churn model (whose run carries a training
+    profile); or two versions of the churn model, the traffic split between them as given."""
     if number:
         serving.create(endpoint, serving.models.churn, [serving.version(int(number))])
-    elif model == "a model without a signature":
-        serving.create(endpoint, serving.models.unsigned, [serving.models.unsigned_version])
+    elif model == "a model without named input columns":
+        serving.create(endpoint, serving.models.unnamed, [serving.models.unnamed_version])
     elif model:
         reference = request.getfixturevalue("monitored_model")
         serving.create(endpoint, reference.name, [reference.version])
@@ -349,21 +349,18 @@ def example_accepted(people: Cast, serving: Serving, response: httpx.Response, e
 
 @then(
     parsers.re(
-        rf"{PERSON} gets (?:version (?P<number>\d) of the churn model|(?P<unsigned>the model without a"
-        r" signature))'s "
-        r"own predictions for those customers"
+        rf"{PERSON} gets (?:version (?P<number>\d) of the churn model's|(?P<unnamed>the model without named"
+        r" input columns')) own predictions for those customers"
     )
 )
 def own_predictions(
-    serving: Serving, response: httpx.Response, number: str | None, unsigned: str | None
+    serving: Serving, response: httpx.Response, number: str | None, unnamed: str | None
 ) -> None:
     """The answer names the model and version that answered, with that model's own predictions for the
     customers sent."""
     answer, models = ok(response), serving.models
     name, version = (
-        (models.unsigned, models.unsigned_version)
-        if unsigned
-        else (models.churn, serving.version(int(number)))
+        (models.unnamed, models.unnamed_version) if unnamed else (models.churn, serving.version(int(number)))
     )
     assert (answer["model_name"], answer["model_version"]) == (name, version), answer
     assert answer["predictions"] == models.predict(name, version, serving.sent)

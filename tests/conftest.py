@@ -42,6 +42,23 @@ def admin(fake: Fake) -> tuple[WorkspaceClient, str]:
 
 
 @pytest.fixture(scope="module")
+def mlflow_workspace(
+    fake: Fake, admin: tuple[WorkspaceClient, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """MLflow on the fake as a job has it (``databricks`` / ``databricks-uc``, the admin's host and token)
+    and a catalog and schema to register models in; yields that ``catalog.schema``."""
+    from fixtures.stack.mock import workspace_environment
+
+    w, token = admin
+    catalog = f"mlflow_{uuid.uuid4().hex[:6]}"
+    w.catalogs.create(catalog)
+    w.schemas.create("models", catalog)
+    restore = workspace_environment(fake.host, token, tmp_path_factory.mktemp("auth") / "databrickscfg")
+    yield f"{catalog}.models"
+    restore()
+
+
+@pytest.fixture(scope="module")
 def may_use_warehouse(admin: tuple[WorkspaceClient, str]) -> Callable[[str], None]:
     """Grants CAN_USE on the fake's SQL warehouse to a user (running a statement needs it in Databricks)."""
     from databricks.sdk.service.sql import WarehouseAccessControlRequest, WarehousePermissionLevel

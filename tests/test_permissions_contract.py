@@ -26,8 +26,7 @@ from databricks.sdk.service.sql import (
 
 from fixtures.drivers.factories import Factory, Makers
 from fixtures.drivers.serving_models import ServedModels, register_served_models, sample_records
-from fixtures.stack.mlflow_store import fresh_store
-from fixtures.stack.mock import CACHE, Stack
+from fixtures.stack.mock import Stack
 from fixtures.workspace.sql import WAREHOUSE_ID
 
 
@@ -44,24 +43,13 @@ def _user(fake, name: str, groups: list[str] | None = None, **token) -> tuple[st
 
 
 @pytest.fixture(scope="module")
-def models(fake) -> Iterator[ServedModels]:
-    store = fresh_store(CACHE / "mlflow", "contract-permissions")
+def models(fake, admin, mlflow_workspace: str) -> Iterator[ServedModels]:
+    """Served models in the fake's own Unity Catalog registry, registered by the admin."""
+    client, _ = admin
     stack = Stack(
-        mode="mock",
-        app_url="",
-        workspace_host=fake.host,
-        control=fake.control,
-        mlflow_store=store,
-        mlflow_tracking_uri=store.tracking_uri,
-        mlflow_registry_uri=store.registry_uri,
-        mlflow_artifact_location=store.artifact_location,
-        model_schema="main.permissions",
+        mode="mock", app_url="", workspace_host=fake.host, control=fake.control, model_schema=mlflow_workspace
     )
-    fake.control._call(
-        "POST",
-        "/serving/mlflow",
-        json={"tracking_uri": store.tracking_uri, "registry_uri": store.registry_uri},
-    )
+    stack._admin = client
     factory = Factory("permissions")
     yield register_served_models(stack, Makers(factory, stack))
     factory.cleanup()

@@ -1,4 +1,5 @@
-"""The ML pipeline's command line, end to end on a throwaway MLflow SQL store (no workspace needed)."""
+"""The ML pipeline's command line, end to end: against the fake workspace's MLflow (``databricks`` /
+``databricks-uc``, as a job in a workspace runs it), and alone for the commands that need no workspace."""
 
 from __future__ import annotations
 
@@ -13,15 +14,8 @@ from fixtures.stack.mock import ROOT
 
 
 def pipeline(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
-    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "HOME": str(tmp_path),
-        "PYTHONPATH": str(ROOT),
-        "MLFLOW_TRACKING_URI": store,
-        "MLFLOW_REGISTRY_URI": store,
-        "MLFLOW_ARTIFACT_LOCATION": (tmp_path / "artifacts").as_uri(),
-    }
+    """A command that needs no workspace (it stops before reaching one), in a clean environment."""
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PYTHONPATH": str(ROOT)}
     return subprocess.run(
         [sys.executable, "-m", "server.pipeline", *args],
         cwd=tmp_path,
@@ -40,30 +34,29 @@ def test_prepare_prints_the_cleaning_report(tmp_path: Path) -> None:
     assert len(report["fingerprint"]) == 64
 
 
-def test_train_register_promote_then_promote_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_train_register_promote_then_promote_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mlflow_workspace: str
+) -> None:
     """In-process (one MLflow import instead of three); the same ``main`` that ``python -m`` runs."""
+    import mlflow
+
     from server.pipeline.__main__ import main
 
-    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", store)
-    monkeypatch.setenv("MLFLOW_REGISTRY_URI", store)
-    monkeypatch.setenv("MLFLOW_ARTIFACT_LOCATION", (tmp_path / "artifacts").as_uri())
     monkeypatch.chdir(tmp_path)
-
+    model = f"{mlflow_workspace}.churn_cli"
     trained = run_main(main, "train", "--experiment", "/Shared/cli", "--rows", "400", "--seed", "5",
-                       "--register-as", "main.ml.churn_cli", "--promote")  # fmt: skip
+                       "--register-as", model, "--promote")  # fmt: skip
     assert trained["version"] == "1"
     assert trained["promotion"]["decision"] == "first_champion"
     assert 0.5 < trained["metrics"]["roc_auc"] <= 1.0
-    assert not (tmp_path / "mlruns").exists(), "artifacts must go where MLFLOW_ARTIFACT_LOCATION says"
-    assert any((tmp_path / "artifacts").iterdir())
+    assert not (tmp_path / "mlruns").exists(), "artifacts go to the workspace, never to a local folder"
+    artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(trained["run_id"])}
+    assert {"plots", "monitoring"} <= artifacts, artifacts
 
-    again = run_main(
-        main, "register", "--model-name", "main.ml.churn_cli", "--model-uri", trained["model_uri"]
-    )
+    again = run_main(main, "register", "--model-name", model, "--model-uri", trained["model_uri"])
     assert again["version"] == "2"
     # The same model again: an equal ROC AUC does not beat the champion.
-    promoted = run_main(main, "promote", "--model-name", "main.ml.churn_cli", "--version", "2")
+    promoted = run_main(main, "promote", "--model-name", model, "--version", "2")
     assert promoted["decision"] == "kept_champion"
     assert promoted["champion"] == "1"
 
@@ -75,7 +68,7 @@ def run_main(main, *args: str) -> dict:
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         assert main(list(args)) == 0
-    return json.loads(out.getvalue())
+    return json.loads(out.getvalue())  # stdout holds the JSON result only (MLflow's run links go to stderr)
 
 
 @pytest.mark.parametrize(

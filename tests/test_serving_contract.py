@@ -8,7 +8,8 @@ from collections.abc import Iterator
 import pytest
 from databricks.sdk import WorkspaceClient
 from databricks.sdk.core import Config
-from databricks.sdk.errors import BadRequest, NotFound, ResourceAlreadyExists
+from databricks.sdk.errors import BadRequest, NotFound, PermissionDenied, ResourceAlreadyExists
+from databricks.sdk.service.catalog import PermissionsChange, Privilege
 from databricks.sdk.service.serving import (
     DataframeSplitInput,
     EndpointCoreConfigInput,
@@ -21,45 +22,43 @@ from databricks.sdk.service.serving import (
 
 from fixtures.drivers.factories import Factory, Makers
 from fixtures.drivers.serving_models import ServedModels, register_served_models, sample_records
-from fixtures.stack.mlflow_store import fresh_store
-from fixtures.stack.mock import CACHE, Stack
+from fixtures.stack.mock import Stack
 
 
 @pytest.fixture(scope="module")
-def models(fake) -> Iterator[ServedModels]:
-    store = fresh_store(CACHE / "mlflow", "contract")
+def models(fake, admin, mlflow_workspace: str) -> Iterator[ServedModels]:
+    """The serving models registered in the fake's own Unity Catalog registry, as a session's are."""
+    client, _ = admin
     stack = Stack(
-        mode="mock",
-        app_url="",
-        workspace_host=fake.host,
-        control=fake.control,
-        mlflow_store=store,
-        mlflow_tracking_uri=store.tracking_uri,
-        mlflow_registry_uri=store.registry_uri,
-        mlflow_artifact_location=store.artifact_location,
-        model_schema="main.contract",
+        mode="mock", app_url="", workspace_host=fake.host, control=fake.control, model_schema=mlflow_workspace
     )
-    fake.control._call(
-        "POST",
-        "/serving/mlflow",
-        json={"tracking_uri": store.tracking_uri, "registry_uri": store.registry_uri},
-    )
+    stack._admin = client
     factory = Factory("contract")
     yield register_served_models(stack, Makers(factory, stack))
     factory.cleanup()
 
 
-def served_name(models: ServedModels, version: str) -> str:
-    """The served entity's default name: the model's short name and the version."""
-    return f"{models.churn.rsplit('.', 1)[-1]}-{version}"
-
-
 @pytest.fixture
-def w(fake) -> WorkspaceClient:
+def w(fake, admin, models: ServedModels) -> WorkspaceClient:
+    """Someone who may serve the churn model: USE CATALOG, USE SCHEMA and EXECUTE on it."""
     user = fake.control.create_user("serving.contract@example.com", "Serving Contract", [])
+    admin_client, _ = admin
+    catalog, schema, _ = models.churn.split(".")
+    for kind, full_name, privilege in (
+        ("catalog", catalog, Privilege.USE_CATALOG),
+        ("schema", f"{catalog}.{schema}", Privilege.USE_SCHEMA),
+        ("function", models.churn, Privilege.EXECUTE),
+    ):
+        change = PermissionsChange(add=[privilege], principal=user["user_name"])
+        admin_client.grants.update(kind, full_name, changes=[change])
     return WorkspaceClient(
         config=Config(host=fake.host, token=user["token"], auth_type="pat", retry_timeout_seconds=5)
     )
+
+
+def entity(models: ServedModels, version: str) -> str:
+    """The served entity's default name: the model's last name part and the version."""
+    return f"{models.churn.rsplit('.', 1)[-1]}-{version}"
 
 
 def config(models: ServedModels, *versions: str, split: list[int] | None = None) -> EndpointCoreConfigInput:
@@ -70,7 +69,7 @@ def config(models: ServedModels, *versions: str, split: list[int] | None = None)
     if split:
         traffic = TrafficConfig(
             routes=[
-                Route(served_model_name=served_name(models, v), traffic_percentage=p)
+                Route(served_model_name=entity(models, v), traffic_percentage=p)
                 for v, p in zip(versions, split, strict=True)
             ]
         )
@@ -94,7 +93,7 @@ def test_create_wait_query_and_update(w: WorkspaceClient, models: ServedModels, 
 
     records = sample_records(5, seed=11)
     answer = w.serving_endpoints.query("contract-churn", dataframe_records=records)
-    assert answer.served_model_name == served_name(models, v1)
+    assert answer.served_model_name == entity(models, v1)
     assert answer.predictions == models.predict(models.churn, v1, records)
     frame = {"columns": list(records[0]), "data": [list(r.values()) for r in records]}
     split = w.serving_endpoints.query("contract-churn", dataframe_split=DataframeSplitInput.from_dict(frame))
@@ -108,7 +107,7 @@ def test_create_wait_query_and_update(w: WorkspaceClient, models: ServedModels, 
     assert updated.config.served_entities[0].entity_version == v2
     assert updated.config.config_version == 2
     answer = w.serving_endpoints.query("contract-churn", dataframe_records=records)
-    assert answer.served_model_name == served_name(models, v2)
+    assert answer.served_model_name == entity(models, v2)
     assert answer.predictions == models.predict(models.churn, v2, records)
 
     listed = {e.name: e for e in w.serving_endpoints.list()}
@@ -155,10 +154,18 @@ def test_traffic_split_is_seeded(w: WorkspaceClient, models: ServedModels) -> No
         ]
 
     first = served()
-    assert set(first) == {served_name(models, v1), served_name(models, v2)}
+    assert set(first) == {entity(models, v1), entity(models, v2)}
     again = config(models, v1, v2, split=[80, 20])
     w.serving_endpoints.update_config_and_wait(
         "contract-ab", served_entities=again.served_entities, traffic_config=again.traffic_config
     )
     assert served() == first  # a new config restarts the endpoint's seeded routing
     w.serving_endpoints.delete("contract-ab")
+
+
+def test_serving_needs_execute_on_the_model(fake, models: ServedModels) -> None:
+    """ "To load or deploy a model, the principal must have the EXECUTE privilege on the registered model"."""
+    user = fake.control.create_user("serving.nobody@example.com", "No Execute", [])
+    nobody = WorkspaceClient(host=fake.host, token=user["token"], auth_type="pat")
+    with pytest.raises(PermissionDenied, match="USE CATALOG"):
+        nobody.serving_endpoints.create("contract-denied", config=config(models, models.churn_versions[1]))

@@ -21,8 +21,7 @@ from fixtures.drivers import factories
 from fixtures.drivers.factories import REMOVE_AFTER, Factory, Makers
 from fixtures.drivers.serving_models import ServedModels, register_served_models
 from fixtures.drivers.workspace_admin import WorkspaceAdmin
-from fixtures.stack.mlflow_store import fresh_store
-from fixtures.stack.mock import CACHE, Stack
+from fixtures.stack.mock import Stack
 from fixtures.workspace.sql import WAREHOUSE_ID
 from tools import sweeper
 
@@ -36,26 +35,16 @@ class Workspace:
 
 
 @pytest.fixture(scope="module")
-def workspace(fake, admin) -> Iterator[Workspace]:
+def workspace(fake, admin, mlflow_workspace: str) -> Iterator[Workspace]:
     client, _ = admin
-    store = fresh_store(CACHE / "mlflow", "sweeper")
     stack = Stack(
         mode="mock",
         app_url="",
         workspace_host=fake.host,
         control=fake.control,
-        mlflow_store=store,
-        mlflow_tracking_uri=store.tracking_uri,
-        mlflow_registry_uri=store.registry_uri,
-        mlflow_artifact_location=store.artifact_location,
-        model_schema="main.sweeper",
+        model_schema=mlflow_workspace,  # MLflow on the fake's own tracking and registry
     )
     stack._admin = client
-    fake.control._call(
-        "POST",
-        "/serving/mlflow",
-        json={"tracking_uri": store.tracking_uri, "registry_uri": store.registry_uri},
-    )
     shared = Factory("models")
     models = register_served_models(stack, Makers(shared, stack))
     yield Workspace(stack, client, models, WorkspaceAdmin(client, "", WAREHOUSE_ID, None, ""))  # type: ignore[arg-type]
@@ -91,7 +80,10 @@ def test_factories_name_and_mark_every_kind_then_remove_it(workspace: Workspace,
 
     assert catalog.name.startswith(run) and endpoint.name == f"{run}marks_churn"
     assert (schema.full_name, table.full_name) == (f"{catalog.name}.inside", f"{catalog.name}.inside.orders")
-    assert experiment.name.startswith(f"/Shared/{run}") and model.name == f"main.sweeper.{run}marks_churn"
+    assert (
+        experiment.name.startswith(f"/Shared/{run}")
+        and model.name == f"{workspace.stack.model_schema}.{run}marks_churn"
+    )
     marks = {
         "catalog": w.catalogs.get(catalog.name).properties,
         "schema": w.schemas.get(schema.full_name).properties,

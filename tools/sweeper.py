@@ -11,11 +11,12 @@ profile), through databricks-sdk only. A kind whose API the workspace does not s
 error code, or ``ENDPOINT_NOT_FOUND``) is reported; with ``--fail-if-found`` it fails the sweep, since
 what the sweeper cannot list it cannot vouch for.
 
-Kinds: serving endpoints (tags), MLflow experiments (tags), registered models in Unity Catalog (creation
-time: the SDK's RegisteredModelInfo carries no tags), volumes in any schema (creation time: volumes take
-no tags), tables in any catalog (properties), schemas in any catalog (properties), catalogs (properties;
-dropped with their contents). Anything inside one of our catalogs or schemas goes with it. A new kind is
-one ``Kind`` subclass added to ``KINDS``.
+Kinds: serving endpoints (tags), MLflow experiments (tags), registered models in Unity Catalog (their
+MLflow tags, read through MLflow's Unity Catalog API: the SDK's RegisteredModelInfo carries none; else
+creation time), volumes in any schema (creation time: volumes take no tags), tables in any catalog
+(properties), schemas in any catalog (properties), catalogs (properties; dropped with their contents).
+Anything inside one of our catalogs or schemas goes with it. A new kind is one ``Kind`` subclass added to
+``KINDS``.
 """
 
 from __future__ import annotations
@@ -168,7 +169,19 @@ class RegisteredModels(Kind):
             full = model.full_name or ""
             parts = full.split(".")
             if _ours(parts[-1], prefix) and not any(_ours(p, prefix) for p in parts[:-1]):
-                yield Leftover(self.name, full, full, _expiry(None, model.created_at))
+                yield Leftover(self.name, full, full, _expiry(self._tags(w, full), model.created_at))
+
+    @staticmethod
+    def _tags(w: WorkspaceClient, full_name: str) -> dict[str, str]:
+        """The model's MLflow tags (RemoveAfter): UC's RegisteredModelInfo has none, MLflow's UC API has."""
+        try:
+            got = w.api_client.do(
+                "GET", "/api/2.0/mlflow/unity-catalog/registered-models/get", query={"name": full_name}
+            )
+        except DatabricksError:
+            return {}  # counted from its creation time instead
+        tags = (got or {}).get("registered_model", {}).get("tags") or []
+        return {t["key"]: t.get("value", "") for t in tags if "key" in t}
 
     def delete(self, w: WorkspaceClient, leftover: Leftover) -> None:
         w.registered_models.delete(leftover.key)

@@ -45,7 +45,7 @@ class InputSchema(BaseModel):
     endpoint: str
     served_entity: str | None = Field(None, description="The served entity the schema was read from")
     type: str = Field(
-        ..., description='"dataframe" (named columns) or "unknown" (the model has no signature)'
+        ..., description='"dataframe" (named columns) or "unknown" (its signature names no columns)'
     )
     columns: list[InputColumn] = Field(default_factory=list)
     example_request: dict[str, Any] | None = Field(

@@ -9,6 +9,7 @@ prints one JSON object on stdout; errors go to stderr with exit status 1 (2 for 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from collections.abc import Sequence
@@ -135,7 +136,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from server.pipeline.tables import StatementError
 
     try:
-        print(json.dumps(run(argv), indent=2, default=str))
+        # MLflow writes run links to stdout against a workspace; stdout is for the one JSON result.
+        with contextlib.redirect_stdout(sys.stderr):
+            result = run(argv)
+        print(json.dumps(result, indent=2, default=str))
     except (DataValidationError, StatementError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

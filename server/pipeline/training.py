@@ -8,6 +8,7 @@ training-data profile that drift monitoring uses as its baseline.
 from __future__ import annotations
 
 import tempfile
+import time
 import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -103,6 +104,7 @@ def train(
     """Fits on the ``train`` split, evaluates on ``test``, records everything in one MLflow run."""
     import joblib
     import mlflow
+    from mlflow.entities import Metric, Param
     from mlflow.models import infer_signature
     from sklearn.metrics import accuracy_score, roc_auc_score
 
@@ -155,8 +157,12 @@ def train(
         basic_signature = infer_signature(example, label[:5])
 
     with mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=tags) as run:
-        mlflow.log_params(logged_params)
-        mlflow.log_metrics(metrics)
+        now = int(time.time() * 1000)
+        mlflow_client.log_batch(  # params and metrics in one round trip to the tracking server
+            run.info.run_id,
+            metrics=[Metric(key, value, now, 0) for key, value in metrics.items()],
+            params=[Param(key, value) for key, value in logged_params.items()],
+        )
         mlflow.log_dict(baseline, PROFILE_PATH)
         mlflow.log_figure(_confusion_matrix_figure(y_test, label), CONFUSION_MATRIX_PATH)
         with tempfile.TemporaryDirectory() as scratch:

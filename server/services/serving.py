@@ -50,9 +50,10 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 UNKNOWN_SCHEMA_MESSAGE = (
-    "The model served by this endpoint has no signature, so its input columns are not known. Send records "
-    "with the columns the model was trained on, or log the model with a signature (mlflow "
-    "infer_signature) and serve that version to get a schema and an example here."
+    "The model served by this endpoint does not name its input columns (its signature has none), so they "
+    "are not known. Send records with the columns the model was trained on, or log the model with a "
+    "signature inferred from a table of its inputs (mlflow infer_signature) and serve that version to get "
+    "a schema and an example here."
 )
 EXAMPLE_VALUES = {"number": 1.5, "integer": 1, "boolean": True, "string": "text"}
 
