@@ -16,7 +16,7 @@ from server.container import Container
 from server.dependencies import current_user
 from server.errors import install_error_handlers
 from server.metrics import MetricsMiddleware
-from server.middleware import RequestIdMiddleware
+from server.middleware import RequestIdMiddleware, UrlTextMiddleware
 from server.models.errors import USER_ROUTE_ERRORS
 from server.routers import catalog, health, metrics, monitoring, preferences, serving, user
 
@@ -59,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.container = services
     install_error_handlers(app)
+    app.add_middleware(UrlTextMiddleware)  # inside RequestIdMiddleware: its refusals carry the request id
     app.add_middleware(RequestIdMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=services.metrics)
     app.include_router(health.router)

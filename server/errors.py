@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import requests
@@ -15,6 +16,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from server.validation import MAX_DETAILS
 
 log = logging.getLogger(__name__)
 
@@ -84,12 +87,18 @@ def from_unreachable_upstream(error: Exception) -> AppError:
     return AppError(503, "UPSTREAM_UNAVAILABLE", message, retry_after=10)
 
 
-def _validation_details(error: RequestValidationError) -> list[dict[str, Any]]:
+def validation_details(errors: Sequence[Any]) -> list[dict[str, Any]]:
+    """pydantic's errors as field-level details (``loc`` dotted, without the leading "body")."""
     details = []
-    for item in error.errors():
+    for item in errors[:MAX_DETAILS]:
         location = [str(part) for part in item.get("loc", ()) if part != "body"]
-        details.append({"field": ".".join(location) or "body", "issue": item.get("msg", "invalid")})
+        issue = str(item.get("msg", "invalid")).removeprefix("Value error, ")  # a validator's own words
+        details.append({"field": ".".join(location) or "body", "issue": issue})
     return details
+
+
+def invalid_request(details: list[dict[str, Any]]) -> AppError:
+    return AppError(400, "INVALID_REQUEST", "The request is invalid.", details=details[:MAX_DETAILS])
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -99,10 +108,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, error: RequestValidationError) -> JSONResponse:
-        return error_response(
-            request,
-            AppError(400, "INVALID_REQUEST", "The request is invalid.", details=_validation_details(error)),
-        )
+        return error_response(request, invalid_request(validation_details(error.errors())))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, error: StarletteHTTPException) -> JSONResponse:

@@ -11,6 +11,9 @@ T = TypeVar("T")
 Scalar = str | int | float | bool
 MAX_PAGE_SIZE = 1000
 MAX_OFFSET = 100_000_000
+# A filtered-rows request body, at most: 50 filters of up to 1,000 values each fit with room to spare
+# for ordinary values; the OpenAPI states it as x-max-body-bytes.
+MAX_ROWS_QUERY_BYTES = 1024 * 1024
 
 
 class Page(BaseModel, Generic[T]):

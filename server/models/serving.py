@@ -9,6 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 DEFAULT_HISTORY_PAGE = 50
 MAX_HISTORY_PAGE = 1000
+# A scoring or batch request body, at most (the OpenAPI states it as x-max-body-bytes).
+MAX_BODY_BYTES = 32 * 1024 * 1024
 
 
 class ServedEntity(BaseModel):

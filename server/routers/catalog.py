@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Depends, Path, Query
 
 from server.dependencies import Services, User, UserWorkspace
 from server.models.catalog import (
     MAX_OFFSET,
     MAX_PAGE_SIZE,
+    MAX_ROWS_QUERY_BYTES,
     CatalogSummary,
     Page,
     RowsPage,
@@ -18,13 +19,19 @@ from server.models.catalog import (
     TableDetail,
 )
 from server.models.errors import error_responses
+from server.request_body import JsonBody
 from server.services.catalog import NAME_PATTERN
+from server.validation import TEXT_PATTERN
 
 router = APIRouter(prefix="/api/catalogs", tags=["catalog"], responses=error_responses(403, 404))
 Name = Annotated[str, Path(pattern=NAME_PATTERN, description="A Unity Catalog name")]
 PageSize = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Items per page")]
-PageToken = Annotated[str | None, Query(max_length=4096, description="next_page_token of the previous page")]
+PageToken = Annotated[
+    str | None,
+    Query(max_length=4096, pattern=TEXT_PATTERN, description="next_page_token of the previous page"),
+]
 TABLE = "/{catalog}/schemas/{schema}/tables/{table}"
+ROWS_QUERY_BODY = JsonBody(RowsQuery, MAX_ROWS_QUERY_BYTES, description="Filters and the page to read.")
 
 
 @router.get("", response_model=Page[CatalogSummary], summary="Catalogs the user may use")
@@ -96,8 +103,19 @@ def rows(
     return services.catalog.rows(w, catalog, schema, table, RowsQuery(limit=limit, offset=offset))
 
 
-@router.post(f"{TABLE}/rows", response_model=RowsPage, summary="A page of the rows matching filters")
+@router.post(
+    f"{TABLE}/rows",
+    response_model=RowsPage,
+    summary="A page of the rows matching filters",
+    openapi_extra=ROWS_QUERY_BODY.openapi,
+    responses=ROWS_QUERY_BODY.responses,
+)
 def filtered_rows(
-    catalog: Name, schema: Name, table: Name, query: RowsQuery, w: UserWorkspace, services: Services
+    catalog: Name,
+    schema: Name,
+    table: Name,
+    query: Annotated[RowsQuery, Depends(ROWS_QUERY_BODY)],
+    w: UserWorkspace,
+    services: Services,
 ) -> RowsPage:
     return services.catalog.rows(w, catalog, schema, table, query)

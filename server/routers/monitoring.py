@@ -3,7 +3,6 @@ group who may see the endpoint). Thin: the service holds the logic."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
@@ -12,15 +11,23 @@ from starlette.concurrency import run_in_threadpool
 from server.dependencies import Services, User, UserWorkspace
 from server.models.monitoring import EndpointDrift, EndpointMetrics
 from server.services.monitoring import resolve_window
+from server.validation import DATE_RANGE, TEXT_PATTERN, SupportedDatetime
 
 router = APIRouter(prefix="/api/monitoring", tags=["monitoring"])
-EndpointName = Annotated[str, Path(min_length=1, max_length=63, description="The serving endpoint's name")]
-Start = Annotated[
-    dt.datetime | None, Query(description="Window start, ISO 8601 with time zone; default: end - 24 h")
+EndpointName = Annotated[
+    str,
+    Path(min_length=1, max_length=63, pattern=TEXT_PATTERN, description="The serving endpoint's name"),
 ]
-End = Annotated[dt.datetime | None, Query(description="Window end (exclusive), ISO 8601; default: now")]
+Start = Annotated[
+    SupportedDatetime | None,
+    Query(description=f"Window start, ISO 8601 with time zone, {DATE_RANGE}; default: end - 24 h"),
+]
+End = Annotated[
+    SupportedDatetime | None,
+    Query(description=f"Window end (exclusive), ISO 8601 with time zone, {DATE_RANGE}; default: now"),
+]
 ERRORS = {
-    400: {"description": "INVALID_WINDOW"},
+    400: {"description": "INVALID_WINDOW, or INVALID_REQUEST for a time outside the supported range"},
     403: {"description": "MONITORING_NOT_ALLOWED: not in the monitoring group, or may not see the endpoint"},
     404: {"description": "ENDPOINT_NOT_FOUND"},
     503: {"description": "LAKEBASE_NOT_CONFIGURED, or DATABASE_UNAVAILABLE with Retry-After"},

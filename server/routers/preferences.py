@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, status
 from starlette.concurrency import run_in_threadpool
 
 from server.dependencies import Preferences, User
@@ -21,8 +21,9 @@ from server.models.preferences import (
     PreferencePage,
     PreferenceWrite,
 )
-from server.request_body import read_capped
-from server.services.preferences import Precondition, etag, parse_write, too_large
+from server.request_body import JsonBody
+from server.services.preferences import Precondition, etag, storable_value, too_large
+from server.validation import TEXT_PATTERN
 
 router = APIRouter(prefix="/api/preferences", tags=["preferences"])
 
@@ -41,13 +42,15 @@ ETAG_HEADER = {
     "ETag": {"description": "The version of the value, for If-Match", "schema": {"type": "string"}}
 }
 SavedKey = Annotated[str, Path(pattern=KEY_PATTERN, description=KEY_RULES)]
-# Reads and deletes also reach keys saved before the current key rules.
-# PostgreSQL text cannot hold NUL, so no stored key (and no position between keys) contains one.
-NO_NUL = r"^[^\x00]*$"
+# Reads and deletes also reach keys saved before the current key rules, within the app's text rule
+# (server.validation: no control characters, which PostgreSQL text, NUL aside, would hold).
 StoredKey = Annotated[
     str,
     Path(
-        min_length=1, max_length=MAX_STORED_KEY_LENGTH, pattern=NO_NUL, description="The preference's name."
+        min_length=1,
+        max_length=MAX_STORED_KEY_LENGTH,
+        pattern=TEXT_PATTERN,
+        description="The preference's name.",
     ),
 ]
 IfMatch = Annotated[
@@ -69,7 +72,7 @@ def list_preferences(
         str | None,
         Query(
             max_length=MAX_STORED_KEY_LENGTH,
-            pattern=NO_NUL,
+            pattern=TEXT_PATTERN,
             description="next_page_token of the previous page",
         ),
     ] = None,
@@ -94,8 +97,13 @@ def read_preference(key: StoredKey, user: User, service: Preferences, response: 
     return preference
 
 
-async def _capped_body(request: Request) -> bytes:
-    return await read_capped(request, MAX_BODY_BYTES, too_large)
+PREFERENCE_BODY = JsonBody(
+    PreferenceWrite,
+    MAX_BODY_BYTES,
+    lambda _: too_large(),
+    # The body has one member, and only the value can nest: a body too deep to parse is its fault.
+    nesting_field="value",
+)
 
 
 @router.put(
@@ -104,18 +112,13 @@ async def _capped_body(request: Request) -> bytes:
     summary="Save one of my preferences (create or replace)",
     description=(
         f'The body is `{{"value": <any JSON>}}`; the value may be at most {MAX_VALUE_BYTES} bytes of compact '
-        "UTF-8 JSON. Bodies larger than that are refused with 413 before they are read."
+        f"UTF-8 JSON. Bodies larger than {MAX_BODY_BYTES} bytes are refused with 413 before they are read."
     ),
     status_code=status.HTTP_200_OK,
-    # The body is read by hand (capped, streamed), so it is documented here rather than as a parameter.
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": PreferenceWrite.model_json_schema()}},
-        }
-    },
+    openapi_extra=PREFERENCE_BODY.openapi,
     responses={
         **ERRORS,
+        **PREFERENCE_BODY.responses,
         200: {"description": "Replaced", "headers": ETAG_HEADER},
         201: {"description": "Created", "model": Preference, "headers": ETAG_HEADER},
         412: error("PRECONDITION_FAILED: If-Match does not match the current version"),
@@ -124,13 +127,14 @@ async def _capped_body(request: Request) -> bytes:
 )
 async def save_preference(
     key: SavedKey,
+    body: Annotated[PreferenceWrite, Depends(PREFERENCE_BODY)],
     user: User,
     service: Preferences,
     request: Request,
     response: Response,
     if_match: IfMatch = None,
 ) -> Preference:
-    value_json = parse_write(await _capped_body(request))
+    value_json = storable_value(body)
     preference, created = await run_in_threadpool(
         service.save, user.user_name, key, value_json, Precondition.parse(if_match)
     )

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
-from pydantic import ValidationError
+from fastapi import APIRouter, Depends, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from server.dependencies import InferenceHistoryLog, Serving, User, UserWorkspace
-from server.errors import AppError, request_id
+from server.errors import request_id
 from server.models.serving import (
     DEFAULT_HISTORY_PAGE,
+    MAX_BODY_BYTES,
     MAX_HISTORY_PAGE,
     BatchPrediction,
     Endpoint,
@@ -25,18 +25,16 @@ from server.models.serving import (
     InvokeRequest,
     Prediction,
 )
-from server.request_body import read_capped
-from server.services.serving import too_large
+from server.request_body import JsonBody
+from server.validation import TEXT_PATTERN
 
 router = APIRouter(prefix="/api/serving", tags=["serving"])
-EndpointName = Annotated[str, Path(min_length=1, max_length=63, description="The serving endpoint's name")]
-# The body is read with a size cap before it is parsed, so it is described here rather than by a parameter.
-RECORDS_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {"application/json": {"schema": InvokeRequest.model_json_schema()}},
-    }
-}
+EndpointName = Annotated[
+    str,
+    Path(min_length=1, max_length=63, pattern=TEXT_PATTERN, description="The serving endpoint's name"),
+]
+RECORDS_BODY = JsonBody(InvokeRequest, MAX_BODY_BYTES)
+Records = Annotated[InvokeRequest, Depends(RECORDS_BODY)]
 MAX_OFFSET = 1_000_000_000
 ERRORS = {
     400: {"description": "INVALID_REQUEST, or INVALID_INPUT naming missing/unexpected columns"},
@@ -44,20 +42,6 @@ ERRORS = {
     413: {"description": "PAYLOAD_TOO_LARGE"},
     503: {"description": "MODEL_TIMEOUT with Retry-After"},
 }
-
-
-async def _records(request: Request, limit: int) -> list[dict]:
-    body = await read_capped(
-        request, limit, lambda: too_large(f"The request body is larger than {limit} bytes.")
-    )
-    try:
-        return InvokeRequest.model_validate_json(body).records
-    except ValidationError as error:
-        details = [
-            {"field": ".".join(str(p) for p in item["loc"]) or "body", "issue": item["msg"]}
-            for item in error.errors()[:20]
-        ]
-        raise AppError(400, "INVALID_REQUEST", "The request is invalid.", details=details) from None
 
 
 @router.get(
@@ -91,28 +75,26 @@ async def input_schema(name: EndpointName, ws: UserWorkspace, service: Serving) 
     "/endpoints/{name}/invocations",
     response_model=Prediction,
     summary="Real-time inference",
-    openapi_extra=RECORDS_BODY,
-    responses=ERRORS,
+    openapi_extra=RECORDS_BODY.openapi,
+    responses={**RECORDS_BODY.responses, **ERRORS},
 )
 async def invoke(
-    name: EndpointName, request: Request, user: User, ws: UserWorkspace, service: Serving
+    name: EndpointName, body: Records, request: Request, user: User, ws: UserWorkspace, service: Serving
 ) -> Prediction:
-    records = await _records(request, service.max_body_bytes)
-    return await service.invoke(ws, user.user_name, name, records, request_id(request))
+    return await service.invoke(ws, user.user_name, name, body.records, request_id(request))
 
 
 @router.post(
     "/endpoints/{name}/batch",
     response_model=BatchPrediction,
     summary="Batch inference, in chunks",
-    openapi_extra=RECORDS_BODY,
-    responses=ERRORS,
+    openapi_extra=RECORDS_BODY.openapi,
+    responses={**RECORDS_BODY.responses, **ERRORS},
 )
 async def batch(
-    name: EndpointName, request: Request, user: User, ws: UserWorkspace, service: Serving
+    name: EndpointName, body: Records, request: Request, user: User, ws: UserWorkspace, service: Serving
 ) -> BatchPrediction:
-    records = await _records(request, service.max_body_bytes)
-    return await service.batch(ws, user.user_name, name, records, request_id(request))
+    return await service.batch(ws, user.user_name, name, body.records, request_id(request))
 
 
 @router.get("/history", response_model=InferenceHistory, summary="My inference calls, newest first")
@@ -121,6 +103,6 @@ async def history(
     log: InferenceHistoryLog,
     limit: Annotated[int, Query(ge=1, le=MAX_HISTORY_PAGE)] = DEFAULT_HISTORY_PAGE,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
-    endpoint: Annotated[str | None, Query(max_length=63)] = None,
+    endpoint: Annotated[str | None, Query(max_length=63, pattern=TEXT_PATTERN)] = None,
 ) -> InferenceHistory:
     return await run_in_threadpool(log.history, user.user_name, limit, offset, endpoint)
