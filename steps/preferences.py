@@ -38,6 +38,9 @@ INVALID_BODIES: dict[str, bytes] = {
     "a value nested 5000 levels deep": b'{"value": ' + b"[" * 5000 + b"]" * 5000 + b"}",
     "a number too large for JSON": b'{"value": 1e400}',
     "a value and an unknown field": b'{"value": "dark", "colour": "blue"}',
+    "text containing a NUL character": b'{"value": "before\\u0000after"}',
+    "text holding half of a surrogate pair": b'{"value": "\\ud83d alone"}',
+    "a value whose object names a key twice": b'{"value": {"page_size": 50, "page_size": 100}}',
 }
 # Rows written behind the app's back (US5.4): JSON that PostgreSQL accepts but this API cannot represent.
 DAMAGED_VALUES: dict[str, str] = {
@@ -63,8 +66,8 @@ def value_of(phrase: str) -> Any:
         return [item.strip().strip('"') for item in phrase.removeprefix("the list ").split('", "')]
     if phrase == "nothing":
         return None
-    if phrase == "text containing a NUL character":
-        return "before\u0000after"
+    if phrase == "text with a tab and a line break":
+        return "first\tline\nsecond line"
     raise ValueError(f'no value called {phrase!r}: use "text", the number N, the list "a", "b" or nothing')
 
 

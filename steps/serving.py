@@ -786,14 +786,8 @@ def scores_nul_character(
     return score(people[who].app, serving, endpoint, serving.sent)
 
 
-@then(
-    parsers.re(
-        rf"{PRONOUN} latest inference history entry is that refusal, the NUL kept as a replacement character"
-    )
-)
-def latest_entry_is_nul_refusal(people: Cast, serving: Serving) -> None:
-    """The refused call is in the history with its inputs, U+0000 stored as U+FFFD."""
-    [call] = _ok(serving.history(people.last.app, limit=1))["items"]
-    [(column, value)] = [(k, v) for k, v in serving.sent[0].items() if isinstance(v, str) and "\x00" in v]
-    assert call["error_code"] == "INVALID_INPUT", call
-    assert call["inputs"][0][column] == value.replace("\x00", "\ufffd"), call["inputs"]
+@then(parsers.re(rf"{PRONOUN} inference history holds no call"))
+def history_holds_no_call(people: Cast, serving: Serving) -> None:
+    """Nothing was logged: the person's history (of this scenario's endpoint) is empty."""
+    history = _ok(serving.history(people.last.app))
+    assert history["total"] == 0 and history["items"] == [], history
