@@ -18,6 +18,7 @@ from server.errors import install_error_handlers
 from server.metrics import MetricsMiddleware
 from server.middleware import RequestIdMiddleware, UrlTextMiddleware
 from server.models.errors import USER_ROUTE_ERRORS
+from server.request_body import document_json_bodies
 from server.routers import catalog, health, metrics, monitoring, preferences, serving, user
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in USER_ROUTERS:
         app.include_router(router, dependencies=[Depends(current_user)], responses=USER_ROUTE_ERRORS)
     app.include_router(api_docs_router(app), dependencies=[Depends(current_user)])
+    document_json_bodies(app)
     return app
 
 

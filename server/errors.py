@@ -15,6 +15,7 @@ from databricks.sdk.errors import platform as sdk_errors
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from server.validation import MAX_DETAILS
@@ -101,6 +102,16 @@ def invalid_request(details: list[dict[str, Any]]) -> AppError:
     return AppError(400, "INVALID_REQUEST", "The request is invalid.", details=details[:MAX_DETAILS])
 
 
+def allowed_methods(request: Request) -> list[str]:
+    path = request.scope["path"]
+    methods: set[str] = set()
+    for route in iter_route_contexts(request.app.routes):
+        regex = getattr(route, "path_regex", None)
+        if regex is not None and regex.match(path):
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def _app_error(request: Request, error: AppError) -> JSONResponse:
@@ -113,7 +124,12 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, error: StarletteHTTPException) -> JSONResponse:
         code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(error.status_code, "HTTP_ERROR")
-        return error_response(request, AppError(error.status_code, code, str(error.detail)))
+        response = error_response(request, AppError(error.status_code, code, str(error.detail)))
+        response.headers.update(error.headers or {})
+        if error.status_code == 405:
+            # RFC 9110: every method the resource has. The router names only the first route it matched.
+            response.headers["Allow"] = ", ".join(allowed_methods(request))
+        return response
 
     @app.exception_handler(DatabricksError)
     async def _workspace(request: Request, error: DatabricksError) -> JSONResponse:

@@ -17,8 +17,10 @@ import json
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
-from fastapi import Request
+from fastapi import FastAPI, Request
+from fastapi.routing import iter_route_contexts
 from pydantic import BaseModel, ValidationError
+from pydantic.json_schema import GenerateJsonSchema
 
 from server.errors import AppError, invalid_request, validation_details
 from server.models.errors import error_responses
@@ -88,22 +90,28 @@ def parse_json(body: bytes, *, nesting_field: str = "body") -> Any:
     return document
 
 
-def _inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
-    """A model's JSON schema with its ``$defs`` written in place: the OpenAPI resolves ``#/...`` from the
-    document root, where a requestBody's own ``$defs`` would not be found."""
-    definitions = schema.get("$defs", {})
+class _BodySchema(GenerateJsonSchema):
+    """pydantic's JSON schema, with objects whose keys follow a pattern said as ``propertyNames`` (pydantic
+    writes ``patternProperties``, which lets keys that do not match through as unconstrained extras)."""
 
-    def resolve(node: Any) -> Any:
-        if isinstance(node, dict):
-            ref = node.get("$ref", "")
-            if ref.startswith("#/$defs/"):
-                return resolve(definitions[ref.removeprefix("#/$defs/")])
-            return {key: resolve(value) for key, value in node.items() if key != "$defs"}
-        if isinstance(node, list):
-            return [resolve(item) for item in node]
-        return node
+    def dict_schema(self, schema: Any) -> dict[str, Any]:
+        json_schema = super().dict_schema(schema)
+        patterns = json_schema.get("patternProperties") or {}
+        if len(patterns) == 1 and "additionalProperties" not in json_schema:
+            [(pattern, values)] = patterns.items()
+            del json_schema["patternProperties"]
+            json_schema.update(propertyNames={"pattern": pattern}, additionalProperties=values)
+        return json_schema
 
-    return resolve(schema)
+
+COMPONENTS = "#/components/schemas/"
+
+
+def _components(model: type[BaseModel]) -> dict[str, Any]:
+    """The model's schema and every definition it refers to, as OpenAPI components by name."""
+    schema = model.model_json_schema(ref_template=COMPONENTS + "{model}", schema_generator=_BodySchema)
+    definitions = schema.pop("$defs", {})
+    return {model.__name__: schema, **definitions}
 
 
 class JsonBody(Generic[M]):
@@ -128,11 +136,12 @@ class JsonBody(Generic[M]):
             "requestBody": {
                 "required": True,
                 "description": f"{description} {cap}".strip(),
-                "content": {JSON_MEDIA_TYPE: {"schema": _inline_refs(model.model_json_schema())}},
+                "content": {JSON_MEDIA_TYPE: {"schema": {"$ref": COMPONENTS + model.__name__}}},
             },
             "x-max-body-bytes": max_bytes,
         }
         self.responses = error_responses(413, 415)
+        self.components = _components(model)
 
     async def __call__(self, request: Request) -> M:
         require_json(request)
@@ -142,3 +151,20 @@ class JsonBody(Generic[M]):
             return self.model.model_validate(document)
         except ValidationError as error:
             raise invalid_request(validation_details(error.errors())) from None
+
+
+def document_json_bodies(app: FastAPI) -> None:
+    """Add the schemas of every ``JsonBody`` to the app's OpenAPI components (FastAPI documents the models
+    of the bodies it reads itself; these it does not read)."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        document = generate()  # cached by FastAPI after the first call: adding again changes nothing
+        components = document.setdefault("components", {}).setdefault("schemas", {})
+        for route in iter_route_contexts(app.routes):
+            for dependency in getattr(getattr(route, "dependant", None), "dependencies", ()):
+                if isinstance(dependency.call, JsonBody):
+                    components.update(dependency.call.components)
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]

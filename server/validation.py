@@ -19,14 +19,17 @@ import math
 import re
 from typing import Annotated, Any
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, Field
+from typing_extensions import TypeAliasType
 
 # Control characters and lone surrogates anywhere (names, identifiers, tokens, object keys)...
 _CONTROL_OR_SURROGATE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 # ... and in free text, which may hold TAB, LF and CR.
 _CONTROL_OR_SURROGATE_IN_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
-# The same rule as a JSON Schema pattern for string parameters, so the OpenAPI says it too.
+# The same rules as JSON Schema patterns, so the OpenAPI says them too (lone surrogates cannot be written
+# in UTF-8 JSON text at all, so the patterns need not name them).
 TEXT_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*$"
+FREE_TEXT_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
 
 EARLIEST = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 LATEST = dt.datetime(9999, 1, 1, tzinfo=dt.UTC)
@@ -136,6 +139,22 @@ def document_issues(document: Any) -> list[dict[str, str]]:
             if issue is not None:
                 issues.append({"field": _field(path), "issue": issue})
     return issues[:MAX_DETAILS]
+
+
+# Any JSON value as the body reader accepts it, so the OpenAPI documents free-form values with the rule:
+# text holds no control character but TAB, LF and CR, keys none at all, at every depth.
+Key = Annotated[str, Field(pattern=TEXT_PATTERN)]
+JsonValue = TypeAliasType(
+    "JsonValue",
+    Annotated[str, Field(pattern=FREE_TEXT_PATTERN)]
+    | int
+    | float
+    | bool
+    | list["JsonValue"]  # type: ignore[misc]
+    | dict[Key, "JsonValue"]  # type: ignore[misc]
+    | None,
+)
+JsonObject = dict[Key, JsonValue]
 
 
 def _within_supported_range(value: dt.datetime) -> dt.datetime:

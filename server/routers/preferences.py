@@ -41,6 +41,27 @@ ERRORS = {
 ETAG_HEADER = {
     "ETag": {"description": "The version of the value, for If-Match", "schema": {"type": "string"}}
 }
+# OpenAPI links: what a client (and stateful fuzzing) can do next with a preference it saved or read.
+_OPERATIONS = {  # FastAPI's generated operation ids of this router's routes
+    "read": "read_preference_api_preferences__key__get",
+    "save": "save_preference_api_preferences__key__put",
+    "delete": "delete_preference_api_preferences__key__delete",
+    "list": "list_preferences_api_preferences_get",
+}
+SAME_KEY = {"path.key": "$request.path.key"}
+FROM_VERSION = {**SAME_KEY, "header.If-Match": "$response.header.ETag"}
+KEY_LINKS = {
+    "ReadIt": {"operationId": _OPERATIONS["read"], "parameters": SAME_KEY},
+    "ChangeItFromThisVersion": {"operationId": _OPERATIONS["save"], "parameters": FROM_VERSION},
+    "DeleteItFromThisVersion": {"operationId": _OPERATIONS["delete"], "parameters": FROM_VERSION},
+    "DeleteIt": {"operationId": _OPERATIONS["delete"], "parameters": SAME_KEY},
+}
+NEXT_PAGE_LINK = {
+    "NextPage": {
+        "operationId": _OPERATIONS["list"],
+        "parameters": {"query.page_token": "$response.body#/next_page_token"},
+    }
+}
 SavedKey = Annotated[str, Path(pattern=KEY_PATTERN, description=KEY_RULES)]
 # Reads and deletes also reach keys saved before the current key rules, within the app's text rule
 # (server.validation: no control characters, which PostgreSQL text, NUL aside, would hold).
@@ -63,7 +84,12 @@ IfMatch = Annotated[
 ]
 
 
-@router.get("", response_model=PreferencePage, summary="List my preferences, in key order", responses=ERRORS)
+@router.get(
+    "",
+    response_model=PreferencePage,
+    summary="List my preferences, in key order",
+    responses={**ERRORS, 200: {"links": NEXT_PAGE_LINK}},
+)
 def list_preferences(
     user: User,
     service: Preferences,
@@ -86,7 +112,7 @@ def list_preferences(
     summary="Read one of my preferences",
     responses={
         **ERRORS,
-        200: {"headers": ETAG_HEADER},
+        200: {"headers": ETAG_HEADER, "links": KEY_LINKS},
         404: error("PREFERENCE_NOT_FOUND (also for keys of other users)"),
         409: error("PREFERENCE_UNREADABLE: a stored value not saved through this app"),
     },
@@ -119,8 +145,8 @@ PREFERENCE_BODY = JsonBody(
     responses={
         **ERRORS,
         **PREFERENCE_BODY.responses,
-        200: {"description": "Replaced", "headers": ETAG_HEADER},
-        201: {"description": "Created", "model": Preference, "headers": ETAG_HEADER},
+        200: {"description": "Replaced", "headers": ETAG_HEADER, "links": KEY_LINKS},
+        201: {"description": "Created", "model": Preference, "headers": ETAG_HEADER, "links": KEY_LINKS},
         412: error("PRECONDITION_FAILED: If-Match does not match the current version"),
         413: error("VALUE_TOO_LARGE"),
     },

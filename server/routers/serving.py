@@ -36,6 +36,13 @@ EndpointName = Annotated[
 RECORDS_BODY = JsonBody(InvokeRequest, MAX_BODY_BYTES)
 Records = Annotated[InvokeRequest, Depends(RECORDS_BODY)]
 MAX_OFFSET = 1_000_000_000
+# OpenAPI link: a call just made is in the caller's history of that endpoint.
+HISTORY_LINK = {
+    "FindTheCallInMyHistory": {
+        "operationId": "history_api_serving_history_get",  # FastAPI's generated id of ``history``
+        "parameters": {"query.endpoint": "$request.path.name"},
+    }
+}
 ERRORS = {
     400: {"description": "INVALID_REQUEST, or INVALID_INPUT naming missing/unexpected columns"},
     404: {"description": "ENDPOINT_NOT_FOUND"},
@@ -76,7 +83,7 @@ async def input_schema(name: EndpointName, ws: UserWorkspace, service: Serving) 
     response_model=Prediction,
     summary="Real-time inference",
     openapi_extra=RECORDS_BODY.openapi,
-    responses={**RECORDS_BODY.responses, **ERRORS},
+    responses={**RECORDS_BODY.responses, **ERRORS, 200: {"links": HISTORY_LINK}},
 )
 async def invoke(
     name: EndpointName, body: Records, request: Request, user: User, ws: UserWorkspace, service: Serving
@@ -89,7 +96,7 @@ async def invoke(
     response_model=BatchPrediction,
     summary="Batch inference, in chunks",
     openapi_extra=RECORDS_BODY.openapi,
-    responses={**RECORDS_BODY.responses, **ERRORS},
+    responses={**RECORDS_BODY.responses, **ERRORS, 200: {"links": HISTORY_LINK}},
 )
 async def batch(
     name: EndpointName, body: Records, request: Request, user: User, ws: UserWorkspace, service: Serving
