@@ -36,10 +36,24 @@ EndpointName = Annotated[
 RECORDS_BODY = JsonBody(InvokeRequest, MAX_BODY_BYTES)
 Records = Annotated[InvokeRequest, Depends(RECORDS_BODY)]
 MAX_OFFSET = 1_000_000_000
-# OpenAPI link: a call just made is in the caller's history of that endpoint.
+# OpenAPI links (FastAPI's generated operation ids): an endpoint's example request can be scored as it is,
+# and a call just made is in the caller's history of that endpoint.
+SAME_ENDPOINT = {"path.name": "$request.path.name"}
+EXAMPLE_LINKS = {
+    "ScoreTheExample": {
+        "operationId": "invoke_api_serving_endpoints__name__invocations_post",
+        "parameters": SAME_ENDPOINT,
+        "requestBody": "$response.body#/example_request",
+    },
+    "ScoreTheExampleInABatch": {
+        "operationId": "batch_api_serving_endpoints__name__batch_post",
+        "parameters": SAME_ENDPOINT,
+        "requestBody": "$response.body#/example_request",
+    },
+}
 HISTORY_LINK = {
     "FindTheCallInMyHistory": {
-        "operationId": "history_api_serving_history_get",  # FastAPI's generated id of ``history``
+        "operationId": "history_api_serving_history_get",
         "parameters": {"query.endpoint": "$request.path.name"},
     }
 }
@@ -72,7 +86,7 @@ async def get_endpoint(name: EndpointName, ws: UserWorkspace, service: Serving) 
     "/endpoints/{name}/schema",
     response_model=InputSchema,
     summary="Input schema and an example request",
-    responses=ERRORS,
+    responses={**ERRORS, 200: {"links": EXAMPLE_LINKS}},
 )
 async def input_schema(name: EndpointName, ws: UserWorkspace, service: Serving) -> InputSchema:
     return await run_in_threadpool(service.input_schema, ws, name)
