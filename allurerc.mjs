@@ -4,7 +4,7 @@
 const common = {
   reportName: "Databricks App acceptance",
   reportLanguage: "en",
-  // Behaviours: user story (epic) > capability (feature) > rule or PRODUCT.md ID (story).
+  // Behaviours: user story (epic) > capability (feature) > rule or requirement IDs (story).
   groupBy: ["epic", "feature", "story"],
 };
 

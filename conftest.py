@@ -1,18 +1,31 @@
-"""Registers the suite's plugin and every step module, so every feature can use every phrase."""
+"""Registers the suite's plugin, its drivers' fixtures and every step module, so every feature can use every
+phrase."""
 
 pytest_plugins = [
     "fixtures.stack.plugin",
+    "fixtures.reporting.allure_labels",
+    "fixtures.reporting.calls_plugin",
+    # Drivers: the domain operations steps call, and their fixtures.
+    "fixtures.drivers.workspace_admin",  # first: other drivers import it
+    "fixtures.drivers.app_variants",
+    "fixtures.drivers.catalog",
+    "fixtures.drivers.lakebase",
+    "fixtures.drivers.live_run",
+    "fixtures.drivers.pipeline",
+    "fixtures.drivers.preferences",
+    "fixtures.drivers.recordings",
+    "fixtures.drivers.serving",
+    # Phrases.
     "steps.common",
     "steps.identity",
-    "fixtures.reporting.allure_labels",
-    "fixtures.drivers.lakebase",
     "steps.preferences",
     "steps.lifecycle",
-    "fixtures.drivers.workspace_admin",
     "steps.catalog",
     "steps.faults",
     "steps.monitoring",
     "steps.flows",
     "steps.serving",
     "steps.operations",
+    "steps.parity",
+    "steps.live_safety",
 ]

@@ -12,12 +12,14 @@ import argparse
 import json
 import os
 import pkgutil
+import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 from benchmarks import spread
+from fixtures.reporting.calls import RECORD_ENV
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "reports" / "benchmarks"
@@ -47,6 +49,10 @@ def first_scenario(command: list[str]) -> tuple[float, float]:
 def suite(repeats: int) -> dict:
     results_dir = ["--alluredir", str(OUT / "allure-scratch")]
     first_runs = [first_scenario([*PYTEST, *results_dir, "-k", FIRST_SCENARIO]) for _ in range(repeats)]
+    with_recorder, without_recorder = [], []
+    for _ in range(repeats):
+        with_recorder.append(timed([*PYTEST, *results_dir, "-n", "2"]))
+        without_recorder.append(timed([*PYTEST, *results_dir, "-n", "2"], {**os.environ, RECORD_ENV: "0"}))
     return {
         # What a product owner waits for after editing a feature (goal: under 5 s, no stack).
         "feature_check_s": spread(
@@ -57,7 +63,13 @@ def suite(repeats: int) -> dict:
         "time_to_first_scenario_s": spread([first for first, _ in first_runs]),
         "one_scenario_run_s": spread([whole for _, whole in first_runs]),
         "suite_serial_s": spread([timed([*PYTEST, *results_dir]) for _ in range(repeats)]),
-        "suite_n2_s": spread([timed([*PYTEST, *results_dir, "-n", "2"]) for _ in range(repeats)]),
+        "suite_n2_s": spread(with_recorder),
+        # The same runs without the call recorder (fixtures/reporting/calls.py), interleaved with the ones
+        # above so both see the same machine: what recording every workspace call costs (budget: 5%).
+        "suite_n2_without_recorder_s": spread(without_recorder),
+        "recorder_overhead_ratio": round(
+            statistics.median(with_recorder) / statistics.median(without_recorder), 3
+        ),
     }
 
 

@@ -64,15 +64,15 @@ def main() -> None:
         for catalog in ("sales", "telemetry"):
             admin.change("catalog", catalog, reader.user_name, add=READ)
         client = reader.app.quiet()
-        orders = f"/api/catalogs/{admin.real('sales')}/schemas/retail/tables/orders/rows"
-        readings = f"/api/catalogs/{admin.real('telemetry')}/schemas/events/tables/readings/rows"
+        orders = (admin.real("sales"), "retail", "orders")
+        readings = (admin.real("telemetry"), "events", "readings")
 
-        def latencies(path: str, params: dict) -> list[float]:
-            client.get(path, params=params).raise_for_status()  # warm: identity and client caches
+        def latencies(table: tuple[str, str, str], params: dict) -> list[float]:
+            client.table_rows(*table, **params).raise_for_status()  # warm: identity and client caches
             samples = []
             for _ in range(args.reads):
                 started = time.perf_counter()
-                client.get(path, params=params).raise_for_status()
+                client.table_rows(*table, **params).raise_for_status()
                 samples.append((time.perf_counter() - started) * 1000)
             return samples
 
@@ -91,7 +91,7 @@ def main() -> None:
         for _ in range(args.runs):
             with ThreadPoolExecutor(60) as pool:
                 started = time.perf_counter()
-                statuses = list(pool.map(lambda c: c.get(orders, params={"limit": 50}).status_code, readers))
+                statuses = list(pool.map(lambda c: c.table_rows(*orders, limit=50).status_code, readers))
                 crowd.append(time.perf_counter() - started)
             assert set(statuses) == {200}, statuses
     finally:

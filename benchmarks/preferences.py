@@ -31,7 +31,7 @@ from pathlib import Path
 import httpx
 import psycopg
 
-from fixtures.drivers.clients import FakeControl
+from fixtures.drivers.control import FakeControl
 from fixtures.stack.postgres import APP_ROLE, EmbeddedPostgres
 from fixtures.workspace.server import free_port
 

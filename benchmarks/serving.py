@@ -74,22 +74,16 @@ def main() -> None:
         model = mlflow.pyfunc.load_model(f"models:/{models.churn}/{version}")
         one = sample_records(1, seed=1)
         many = sample_records(args.batch, seed=2)
-        url = f"/api/serving/endpoints/{endpoint}"
 
         for _ in range(20):  # warm up: model load, caches, connections
-            assert user.post(f"{url}/invocations", json={"records": one}).status_code == 200
+            assert user.invoke(endpoint, one).status_code == 200
             model.predict(pd.DataFrame(one))
-        app_calls = [
-            timed(lambda: user.post(f"{url}/invocations", json={"records": one}).raise_for_status())
-            for _ in range(args.calls)
-        ]
+        app_calls = [timed(lambda: user.invoke(endpoint, one).raise_for_status()) for _ in range(args.calls)]
         local_calls = [timed(lambda: model.predict(pd.DataFrame(one))) for _ in range(args.calls)]
 
         app_batches, local_batches = [], []
         for _ in range(args.repeats):
-            app_batches.append(
-                timed(lambda: user.post(f"{url}/batch", json={"records": many}).raise_for_status())
-            )
+            app_batches.append(timed(lambda: user.batch(endpoint, many).raise_for_status()))
             local_batches.append(timed(lambda: model.predict(pd.DataFrame(many))))
 
         def summary(values: list[float]) -> dict:

@@ -14,7 +14,7 @@ Feature: Running the app
       Given the database schema is one version behind the app
       When someone checks whether the app is ready without signing in
       Then the app reports it is not ready because of its database
-      When an operator applies the database migrations from the command line
+      When an operator runs the database command "upgrade" with the app's database settings
       Then the command reports the latest schema revision
       When someone checks whether the app is ready without signing in
       Then the app reports it is ready, with the workspace and the database schema up to date

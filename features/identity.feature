@@ -10,8 +10,7 @@ Feature: Identity
   @US0_1 @critical
   Scenario: A signed-in user sees her own profile
     When Ana opens her profile
-    Then she sees her own email and display name
-    And she is shown as a member of "analysts"
+    Then she sees her own email and display name, as a member of "analysts"
 
   @US0_2 @critical
   Scenario: A request without a token is refused
@@ -42,7 +41,7 @@ Feature: Identity
   @US0_3 @critical
   Scenario: Forged identity headers without a token are refused
     Given Ben is a workspace user
-    When someone claiming to be Ben opens the profile without a token
+    When someone opens the profile without signing in, claiming to be Ben in forwarded identity headers
     Then the request is refused with status 401 as "MISSING_TOKEN"
 
   @US0_2 @normal

@@ -16,7 +16,7 @@ Feature: Model lifecycle
       Then the training run records the regularization 0.5 and all 9 features
       And the training run records a ROC AUC above 0.75 and an accuracy above 0.7
       And the training run holds a confusion matrix plot and the training data profile of every feature
-      And the logged model has a signature, an input example and pinned requirements
+      And the training run holds a logged model with a signature, an input example and pinned requirements
 
     @US8_2 @critical
     Scenario: The custom model answers with a label, a churn probability and its version
@@ -30,8 +30,7 @@ Feature: Model lifecycle
     @US8_3 @critical
     Scenario: Registering twice makes two increasing versions tagged with the code's commit
       When the churn model is trained and registered 2 times
-      Then the registry lists versions 1 and 2 of the churn model
-      And each version points at the training run that produced it
+      Then the registry lists versions 1 and 2 of the churn model, each pointing at the training run that produced it
       And each version is tagged with the git commit and branch of this code
 
     @US8_3 @normal

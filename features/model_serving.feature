@@ -72,7 +72,7 @@ Feature: Model serving
     @US3_8 @critical @fault_injection
     Scenario: A model that takes too long
       Given Ana uses an app that gives up on the workspace after one second
-      And the endpoint "churn" takes 5 seconds to answer
+      And the endpoint "churn" answers every call 5 seconds late
       When Ana scores 1 customer with the endpoint "churn"
       Then the request is refused with status 503 as "MODEL_TIMEOUT"
       And she is told to retry after a few seconds
@@ -93,13 +93,13 @@ Feature: Model serving
     Scenario: A value of the wrong type is refused by the model, naming the column
       When Ana scores a customer whose "tenure_months" is "two years" with the endpoint "churn"
       Then the request is refused with status 400 as "INVALID_INPUT"
-      And the refusal names "tenure_months"
+      And the refusal names the column "tenure_months"
 
     @US3_6 @US3_9 @normal
     Scenario: A value holding a NUL character is refused before it reaches the model, and nothing is logged
       When Ana scores a customer whose "tenure_months" holds a NUL character with the endpoint "churn"
       Then the request is refused with status 400 as "INVALID_REQUEST"
-      And the refusal points at the "records.0.tenure_months"
+      And the refusal names the field "records.0.tenure_months"
       And her inference history holds no call
 
     @US3_9 @normal

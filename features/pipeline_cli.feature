@@ -25,7 +25,7 @@ Feature: The pipeline's command line
       And churn data from 2100 synthetic customers with seed 7 is prepared into the table "ml.churn.customers"
       When the engineer trains the churn model from the table "ml.churn.customers" on the command line
       Then the training run learned from all 2079 customers of the table
-      And reading the table "ml.churn.customers" takes more than one result chunk
+      And the table "ml.churn.customers" takes more than one result chunk to read
 
   Rule: A command that cannot do its step says why and does nothing
 

@@ -15,7 +15,7 @@ Feature: Paging through many preferences
 
   @US6_1 @normal
   Scenario: A page larger than the maximum is refused
-    When Ana asks for a page of 500 preferences
+    When Ana lists her preferences, 500 per page
     Then the request is refused with status 400 as "INVALID_REQUEST"
-    And the refusal points at the "limit"
+    And the refusal names the field "limit"
 

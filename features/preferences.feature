@@ -116,7 +116,7 @@ Feature: Preferences
   Scenario Outline: An invalid key or value is refused field by field, and nothing is stored
     When Ana saves "<key>" as <value>
     Then the request is refused with status 400 as "INVALID_REQUEST"
-    And the refusal points at the "<field>"
+    And the refusal names the field "<field>"
     And she has no saved preferences
 
     Examples:
@@ -135,16 +135,16 @@ Feature: Preferences
 
   @US1_8 @critical
   Scenario: A value at the size limit is saved; one byte more is refused and changes nothing
-    When Ana saves a value of exactly the size limit as "notes"
+    When Ana saves "notes" as a value of exactly the size limit
     Then the preference is created
-    When Ana saves a value one byte over the size limit as "notes"
+    When Ana saves "notes" as a value one byte over the size limit
     Then the request is refused with status 413 as "VALUE_TOO_LARGE"
     And "notes" reads back exactly as saved
 
   @US1_8 @blocker
   Scenario Outline: A 10 MB value is refused before the app reads it
     When Ana sends a 10 MB value as "notes" <announced> its size
-    Then the request is refused early with status 413 as "VALUE_TOO_LARGE"
+    Then the request is refused with status 413 as "VALUE_TOO_LARGE"
     And the app stopped reading after at most 1024 KiB of it
     And she has no saved preferences
 

@@ -74,7 +74,7 @@ Feature: Reading table data
       And the refusal names the column "colour"
 
     @US2_6 @normal
-    Scenario: Rows that are paid
+    Scenario: Rows that are not paid yet
       Given Ana may read the catalog "sales"
       When Ana reads the rows of "sales.retail.orders" where "paid" is "false"
       Then she gets exactly the matching rows of "sales.retail.orders"
@@ -217,6 +217,7 @@ Feature: Reading table data
       When Ana reads the rows of "sales.retail.orders" where "region = 'EMEA' OR 1=1 --" is "x"
       Then the request is refused with status 400 as "UNKNOWN_COLUMN"
 
+  # How fast: benchmarks/catalog.py measures a 1000-row page deep into this table (app_large_table_page_ms).
   Rule: Large tables page fast
 
     @US6_3 @critical
@@ -225,7 +226,6 @@ Feature: Reading table data
       And Ana may read the catalog "telemetry"
       When Ana reads pages of 1000 rows of "telemetry.events.readings" at offsets 0, 50000 and 99000
       Then every page holds the right readings, with a total of 100,000
-      And each page arrived within 2 seconds
 
   Rule: Many readers at once
 

@@ -17,5 +17,7 @@ npx --no-install allure generate "$results" --config allurerc.mjs >/dev/null
 for report in awesome single; do
   [ -s "reports/allure-report/$report/index.html" ] || { echo "report $report was not built" >&2; exit 1; }
 done
+# Allure 3.18's single file declares its data after its app: without this, a busy browser may show no tree.
+.venv/bin/python -m tools.single_file_report reports/allure-report/single/index.html
 echo "report: reports/allure-report/awesome/index.html (serve it: npx allure open reports/allure-report/awesome)"
 echo "single file: reports/allure-report/single/index.html (history: $(wc -l < reports/history/history.jsonl) runs)"

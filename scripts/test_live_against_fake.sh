@@ -69,7 +69,7 @@ live_env=(
 # One worker by default: live accounts are real, fixed and shared, so two scenarios changing the same
 # user's state at once (a saved page size, the history) would see each other. LIVE_WORKERS=2 to try.
 "${live_env[@]}" "$PY" -m pytest features/ --mode live -n "${LIVE_WORKERS:-0}" --no-cov \
-  --alluredir=reports/allure-results-live "$@"
+  --alluredir=reports/allure-results-live --calls-dir=reports/calls-live "$@"
 status=$?
 if [ "$status" -eq 5 ]; then echo "pytest collected no tests: that is a failure here" >&2; fi
 echo "live run against the fake: $((SECONDS - started))s (exit $status)"

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from functools import cached_property
+from dataclasses import dataclass
 
 from server.clients import WorkspaceClients
 from server.config import Settings
@@ -11,9 +10,11 @@ from server.db import Database, LakebaseCredentials
 from server.metrics import AppMetrics, instrument_database
 from server.services.browsing import BrowsingPreferences
 from server.services.catalog import CatalogService
+from server.services.health import HealthService
 from server.services.identity import IdentityService
 from server.services.inference_log import InferenceLog
 from server.services.monitoring import MonitoringService
+from server.services.preferences import PreferenceService
 from server.services.serving import ServingService
 
 
@@ -32,13 +33,20 @@ def build_database(settings: Settings, workspace: WorkspaceClients | None = None
 
 @dataclass
 class Container:
+    """Every client and service of one app instance, each built once, here, and injected from here."""
+
     settings: Settings
     workspace: WorkspaceClients
-    identity: IdentityService
+    metrics: AppMetrics
     database: Database | None
+    identity: IdentityService
     catalog: CatalogService
+    preferences: PreferenceService | None  # None: Lakebase is not configured
     browsing: BrowsingPreferences
-    metrics: AppMetrics = field(default_factory=AppMetrics)
+    inference_log: InferenceLog
+    serving: ServingService
+    monitoring: MonitoringService
+    health: HealthService
 
     @classmethod
     def build(cls, settings: Settings) -> Container:
@@ -47,31 +55,25 @@ class Container:
         database = build_database(settings, workspace)
         if database is not None:
             instrument_database(database, metrics)
+        preferences = PreferenceService(database) if database is not None else None
+        inference_log = InferenceLog(database)
         return cls(
             settings=settings,
             workspace=workspace,
-            identity=IdentityService(workspace, settings.identity_cache_ttl_seconds),
-            database=database,
-            catalog=CatalogService(settings.databricks_warehouse_id),
-            browsing=BrowsingPreferences(database),
             metrics=metrics,
+            database=database,
+            identity=IdentityService(workspace, settings.identity_cache_ttl_seconds),
+            catalog=CatalogService(settings.databricks_warehouse_id),
+            preferences=preferences,
+            browsing=BrowsingPreferences(preferences),
+            inference_log=inference_log,
+            serving=ServingService(settings, inference_log),
+            monitoring=MonitoringService(settings, database),
+            health=HealthService(workspace, database),
         )
 
-    @cached_property
-    def inference_log(self) -> InferenceLog:
-        return InferenceLog(self.database)
-
-    @cached_property
-    def serving(self) -> ServingService:
-        return ServingService(self.settings, self.inference_log)
-
-    @cached_property
-    def monitoring(self) -> MonitoringService:
-        return MonitoringService(self.settings, self.database)
-
     def close(self) -> None:
-        """Release what the app holds: model-call threads (if serving was used) and the database pool."""
-        if "serving" in self.__dict__:  # cached_property: only close what was built
-            self.serving.close()
+        """Release what the app holds: model-call threads and the database pool."""
+        self.serving.close()
         if self.database is not None:
             self.database.close()

@@ -1,4 +1,8 @@
-"""FastAPI dependencies: the wired container, the calling user, their workspace client, the database."""
+"""FastAPI dependencies: the calling user, their workspace client, and one alias per service.
+
+Every service is built once, in ``server.container``; each alias here hands a route the one it needs, so
+no route reaches into the container itself.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +12,14 @@ from databricks.sdk import WorkspaceClient
 from fastapi import Depends, Request
 
 from server.container import Container
-from server.db import Database
-from server.errors import AppError
+from server.errors import lakebase_not_configured
+from server.metrics import AppMetrics
+from server.services.browsing import BrowsingPreferences
+from server.services.catalog import CatalogService
+from server.services.health import HealthService
 from server.services.identity import CurrentUser
 from server.services.inference_log import InferenceLog
+from server.services.monitoring import MonitoringService
 from server.services.preferences import PreferenceService
 from server.services.serving import ServingService
 
@@ -22,55 +30,67 @@ def container(request: Request) -> Container:
     return request.app.state.container
 
 
+Wired = Annotated[Container, Depends(container)]
+
+
 def user_token(request: Request) -> str | None:
     return request.headers.get(USER_TOKEN_HEADER)
 
 
-def current_user(request: Request, services: Annotated[Container, Depends(container)]) -> CurrentUser:
+def current_user(request: Request, services: Wired) -> CurrentUser:
     user = services.identity.resolve(user_token(request))
     request.state.user_name = user.user_name
     return user
 
 
 def user_workspace(
-    request: Request,
-    services: Annotated[Container, Depends(container)],
-    _: Annotated[CurrentUser, Depends(current_user)],
+    request: Request, services: Wired, _: Annotated[CurrentUser, Depends(current_user)]
 ) -> WorkspaceClient:
     """The workspace as the calling user sees it (on-behalf-of): their grants, their identity."""
     return services.workspace.for_user(user_token(request) or "")
 
 
-def database(services: Annotated[Container, Depends(container)]) -> Database:
-    if services.database is None:
-        raise AppError(
-            503,
-            "LAKEBASE_NOT_CONFIGURED",
-            "Lakebase is not configured for this app: set PGHOST, PGDATABASE and PGUSER.",
-        )
-    return services.database
+def preference_service(services: Wired) -> PreferenceService:
+    if services.preferences is None:
+        raise lakebase_not_configured()
+    return services.preferences
+
+
+def catalog_service(services: Wired) -> CatalogService:
+    return services.catalog
+
+
+def browsing_preferences(services: Wired) -> BrowsingPreferences:
+    return services.browsing
+
+
+def serving_service(services: Wired) -> ServingService:
+    return services.serving
+
+
+def inference_log(services: Wired) -> InferenceLog:
+    return services.inference_log
+
+
+def monitoring_service(services: Wired) -> MonitoringService:
+    return services.monitoring
+
+
+def app_metrics(services: Wired) -> AppMetrics:
+    return services.metrics
+
+
+def health_service(services: Wired) -> HealthService:
+    return services.health
 
 
 User = Annotated[CurrentUser, Depends(current_user)]
 UserWorkspace = Annotated[WorkspaceClient, Depends(user_workspace)]
-Db = Annotated[Database, Depends(database)]
-Services = Annotated[Container, Depends(container)]
-
-
-def preference_service(db: Db) -> PreferenceService:
-    return PreferenceService(db)
-
-
 Preferences = Annotated[PreferenceService, Depends(preference_service)]
-
-
-def serving_service(services: Services) -> ServingService:
-    return services.serving
-
-
-def inference_log(services: Services) -> InferenceLog:
-    return services.inference_log
-
-
+Catalogs = Annotated[CatalogService, Depends(catalog_service)]
+Browsing = Annotated[BrowsingPreferences, Depends(browsing_preferences)]
 Serving = Annotated[ServingService, Depends(serving_service)]
 InferenceHistoryLog = Annotated[InferenceLog, Depends(inference_log)]
+Monitoring = Annotated[MonitoringService, Depends(monitoring_service)]
+Metrics = Annotated[AppMetrics, Depends(app_metrics)]
+Health = Annotated[HealthService, Depends(health_service)]

@@ -43,6 +43,31 @@ class AppError(Exception):
         self.retry_after = retry_after
 
 
+def lakebase_not_configured() -> AppError:
+    """Whatever needs Lakebase (preferences, the inference history, monitoring) when the app has none."""
+    return AppError(
+        503,
+        "LAKEBASE_NOT_CONFIGURED",
+        "Lakebase is not configured for this app, so preferences, inference history and monitoring are "
+        "not available.",
+    )
+
+
+def value_too_large(limit: int) -> AppError:
+    """A preference value over its documented size."""
+    return AppError(
+        413,
+        "VALUE_TOO_LARGE",
+        f"A preference value may be at most {limit} bytes of JSON.",
+        details=[{"field": "value", "issue": f"larger than {limit} bytes"}],
+    )
+
+
+def payload_too_large(message: str) -> AppError:
+    """A scoring request over one of its caps (bytes or records); the message names the cap."""
+    return AppError(413, "PAYLOAD_TOO_LARGE", message)
+
+
 def request_id(request: Request) -> str:
     return getattr(request.state, "request_id", "-")
 

@@ -63,19 +63,6 @@ class AppMetrics:
         self.upstream.labels(service, api, outcome).inc()
         self.upstream_latency.labels(service, api).observe(seconds)
 
-    @contextmanager
-    def upstream_call(self, service: str, api: str) -> Iterator[None]:
-        """Times a block as one call to ``service``; an exception counts as outcome ``error``."""
-        started = time.perf_counter()
-        outcome = "ok"
-        try:
-            yield
-        except BaseException as error:
-            outcome = getattr(error, "code", None) or error.__class__.__name__
-            raise
-        finally:
-            self.record_upstream(service, api, str(outcome), time.perf_counter() - started)
-
 
 class MetricsMiddleware:
     """Pure ASGI: counts and times every HTTP request by its matched route template."""

@@ -22,7 +22,7 @@ from fastapi.routing import iter_route_contexts
 from pydantic import BaseModel, ValidationError
 from pydantic.json_schema import GenerateJsonSchema
 
-from server.errors import AppError, invalid_request, validation_details
+from server.errors import AppError, invalid_request, payload_too_large, validation_details
 from server.models.errors import error_responses
 from server.validation import document_issues, object_from_pairs
 
@@ -30,8 +30,8 @@ M = TypeVar("M", bound=BaseModel)
 JSON_MEDIA_TYPE = "application/json"
 
 
-def payload_too_large(limit: int) -> AppError:
-    return AppError(413, "PAYLOAD_TOO_LARGE", f"The request body is larger than {limit} bytes.")
+def body_too_large(limit: int) -> AppError:
+    return payload_too_large(f"The request body is larger than {limit} bytes.")
 
 
 def unsupported_media_type(sent: str) -> AppError:
@@ -122,7 +122,7 @@ class JsonBody(Generic[M]):
         self,
         model: type[M],
         max_bytes: int,
-        too_large: Callable[[int], AppError] = payload_too_large,
+        too_large: Callable[[int], AppError] = body_too_large,
         *,
         description: str = "",
         nesting_field: str = "body",

@@ -1,55 +1,21 @@
 """Cross-service flows (US4): browse Unity Catalog, read rows, score them, find the calls in the history.
 
 The customers to score live in a Unity Catalog table created through the SDK and SQL (works live too):
-``crm.churn.customers``, the reference model's features plus a ``customer_id``, from seeded synthetic
-traffic, so every run and worker holds the same rows.
+``crm.churn.customers`` (``fixtures/drivers/catalog.py``), the same rows in every run and worker.
 """
 
 from __future__ import annotations
 
-import threading
-from concurrent.futures import ThreadPoolExecutor
-from urllib.parse import quote
-
-import httpx
-import pytest
 from pytest_bdd import given, parsers, then, when
 
-from fixtures.data import traffic
-from fixtures.data.catalog import ident, literal
+from fixtures.drivers.catalog import CRM_TABLE, browse_to, crm_rows, features_of
+from fixtures.drivers.concurrency import in_parallel
+from fixtures.drivers.serving import Serving, Traffic
 from fixtures.drivers.workspace_admin import WorkspaceAdmin
 from fixtures.reporting.attachments import attach_table
 from fixtures.stack.mock import Person
 from fixtures.stack.plugin import Cast
-
-WHO = r"(?P<who>[A-Z]\w+|she|he|they)"
-ENDPOINT = r'the endpoint "(?P<endpoint>[^"]+)"'
-CRM_TABLE = "crm.churn.customers"
-CRM_ROWS = 60
-SQL_TYPES = {"age": "INT", "tenure_months": "INT", "support_tickets": "INT", "monthly_charges": "DOUBLE",
-             "total_charges": "DOUBLE"}  # fmt: skip
-_lock = threading.Lock()
-
-
-def crm_rows() -> list[dict]:
-    return [{"customer_id": f"C{i + 1:05d}", **r} for i, r in enumerate(traffic.generate(CRM_ROWS, seed=11))]
-
-
-@pytest.fixture(scope="session")
-def crm_catalog(catalog_admin: WorkspaceAdmin) -> str:
-    """Created once per worker (and live run); dropped with the session's other shared objects."""
-    admin = catalog_admin
-    catalog = admin.real("crm")
-    admin.create_catalog("crm", "Customer relationship data")
-    admin.client.schemas.create("churn", catalog, comment="Customers whose churn risk is scored")
-    target = f"{ident(catalog)}.{ident('churn')}.{ident('customers')}"
-    columns = ["customer_id STRING"] + [f"{ident(f)} {SQL_TYPES.get(f, 'STRING')}" for f in traffic.FEATURES]
-    admin.sql(f"CREATE TABLE {target} ({', '.join(columns)}) COMMENT 'Customers to score'")
-    rows = crm_rows()
-    names = ["customer_id", *traffic.FEATURES]
-    values = ", ".join("(" + ", ".join(literal(r[n]) for n in names) + ")" for r in rows)
-    admin.sql(f"INSERT INTO {target} VALUES {values}")
-    return "crm"
+from steps.common import ENDPOINT, OTHER, PERSON, POSSESSIVE
 
 
 @given(parsers.re(r'the catalog "crm" holds customers to score'))
@@ -58,71 +24,25 @@ def crm_holds_customers(crm_catalog: str) -> None:
     assert crm_catalog == "crm"
 
 
-def _path(admin: WorkspaceAdmin, logical_table: str) -> str:
-    catalog, schema, table = admin.real(logical_table).split(".")
-    parts = [quote(part, safe="") for part in (catalog, schema, table)]
-    return f"/api/catalogs/{parts[0]}/schemas/{parts[1]}/tables/{parts[2]}"
-
-
-def browse(client, admin: WorkspaceAdmin, logical_table: str) -> None:
-    """Catalogs -> schemas -> table names, each hop must show the next name."""
-    catalog, schema, table = admin.real(logical_table).split(".")
-    hops = [
-        ("/api/catalogs", catalog),
-        (f"/api/catalogs/{quote(catalog, safe='')}/schemas", schema),
-        (f"/api/catalogs/{quote(catalog, safe='')}/schemas/{quote(schema, safe='')}/table-names", table),
-    ]
-    for path, expected in hops:
-        names, token = [], None
-        while True:
-            response = client.get(path, params={"page_token": token} if token else {})
-            assert response.status_code == 200, response.text
-            page = response.json()
-            names += [i if isinstance(i, str) else i["name"] for i in page["items"]]
-            token = page.get("next_page_token")
-            if not token:
-                break
-        assert expected in names, f"{expected} not among {names}"
-
-
-def score(client, serving, endpoint: str, rows: list[dict]) -> httpx.Response:
-    records = [{k: v for k, v in row.items() if k != "customer_id"} for row in rows]
-    return client.post(
-        f"/api/serving/endpoints/{serving.name(endpoint)}/invocations", json={"records": records}
-    )
-
-
-def run_flow(
-    person: Person, admin: WorkspaceAdmin, serving, endpoint: str, limit: int | None, offset: int
-) -> dict:
+def run_flow(person: Person, admin: WorkspaceAdmin, serving: Serving, endpoint: str, offset: int) -> dict:
+    """Browse down to the customers, read a page (of the person's saved size) from the offset, score it,
+    read the history."""
     client = person.app.quiet()
-    browse(client, admin, CRM_TABLE)
-    params = {"offset": offset, **({"limit": limit} if limit else {})}
-    read = client.get(f"{_path(admin, CRM_TABLE)}/rows", params=params)
+    browse_to(client, admin, CRM_TABLE)
+    read = client.table_rows(*admin.parts(CRM_TABLE), offset=offset)
     assert read.status_code == 200, read.text
     rows = read.json()["rows"]
-    scored = score(client, serving, endpoint, rows)
+    scored = serving.score(client, endpoint, features_of(rows))
     assert scored.status_code == 200, scored.text
     history = serving.history(client, limit=100)
     assert history.status_code == 200, history.text
     return {"person": person, "rows": rows, "scored": scored.json(), "history": history.json()}
 
 
-# Whens ----------------------------------------------------------------------------------------------------
-@when(parsers.re(rf'{WHO} browses from (?:her|his|their) catalogs down to the table "(?P<table>[^"]+)"'))
+@when(parsers.re(rf'{PERSON} browses from {POSSESSIVE} catalogs down to the table "(?P<table>[^"]+)"'))
 def browses_down(people: Cast, catalog_admin: WorkspaceAdmin, who: str, table: str) -> None:
     """Lists catalogs, schemas and table names as the user, each hop showing the next name."""
-    browse(people[who].app, catalog_admin, table)
-
-
-@when(parsers.re(rf"{WHO} scores those rows with {ENDPOINT}"), target_fixture="scored")
-def scores_those_rows(people: Cast, serving, response: httpx.Response, who: str, endpoint: str) -> dict:
-    """Scores the rows of the last table read with the endpoint (customer_id left out)."""
-    assert response.status_code == 200, response.text
-    rows = response.json()["rows"]
-    answer = score(people[who].app, serving, endpoint, rows)
-    assert answer.status_code == 200, answer.text
-    return {"rows": rows, "answer": answer.json()}
+    browse_to(people.subject(who).app, catalog_admin, table)
 
 
 @when(
@@ -132,55 +52,25 @@ def scores_those_rows(people: Cast, serving, response: httpx.Response, who: str,
     target_fixture="flows",
 )
 def crowd_runs_flow(
-    analysts: list[Person], catalog_admin: WorkspaceAdmin, serving, endpoint: str
+    analysts: list[Person], catalog_admin: WorkspaceAdmin, serving: Serving, endpoint: str
 ) -> list[dict]:
     """Each analyst saves their own page size, then all browse, read, score and read history at once."""
     for i, person in enumerate(analysts):
-        saved = person.app.quiet().put("/api/preferences/catalog.page_size", json={"value": 3 + i})
+        saved = person.app.quiet().save_preference("catalog.page_size", 3 + i)
         assert saved.status_code in (200, 201), saved.text
-    start = threading.Barrier(len(analysts))
-
-    def flow(item: tuple[int, Person]) -> dict:
-        i, person = item
-        start.wait(timeout=60)
-        return run_flow(person, catalog_admin, serving, endpoint, None, offset=5 * i)
-
-    with ThreadPoolExecutor(max_workers=len(analysts)) as pool:
-        results = list(pool.map(flow, enumerate(analysts)))
+    results = in_parallel(
+        [
+            lambda i=i, p=p: run_flow(p, catalog_admin, serving, endpoint, offset=5 * i)
+            for i, p in enumerate(analysts)
+        ]
+    )
     attach_table(
         "flows run at once",
-        [
-            {
-                "user": r["person"].user_name,
-                "rows read": len(r["rows"]),
-                "predictions": len(r["scored"]["predictions"]),
-                "history calls": r["history"]["total"],
-            }
-            for r in results
-        ],
-    )
+        [{"user": r["person"].user_name, "rows read": len(r["rows"]),
+          "predictions": len(r["scored"]["predictions"]), "history calls": r["history"]["total"]}
+         for r in results],
+    )  # fmt: skip
     return results
-
-
-# Thens ----------------------------------------------------------------------------------------------------
-@then(parsers.re(r"(?:she|he|they) gets a churn prediction for each of those customers, in order"))
-def prediction_per_row(scored: dict) -> None:
-    """One churn prediction (label 0/1, probability 0..1) per row scored."""
-    predictions = scored["answer"]["predictions"]
-    assert len(predictions) == len(scored["rows"]) > 0, scored
-    for prediction in predictions:
-        assert prediction["label"] in (0, 1) and 0.0 <= prediction["probability"] <= 1.0, prediction
-
-
-@then(parsers.re(rf"{WHO}'s inference history shows that call with exactly those customers"))
-def history_shows_call(serving, people: Cast, scored: dict, who: str) -> None:
-    """The newest history entry is that call: same log id, inputs, outputs, success."""
-    history = serving.history(people[who].app, limit=10).json()
-    newest = history["items"][0]
-    assert newest["id"] == scored["answer"]["log_id"], newest
-    sent = [{k: v for k, v in r.items() if k != "customer_id"} for r in scored["rows"]]
-    assert newest["inputs"] == sent and newest["outputs"] == scored["answer"]["predictions"], newest
-    assert newest["status"] == "success" and newest["record_count"] == len(sent), newest
 
 
 @then("each of them read a page of their own size, scored it and finds only that call in their history")
@@ -196,8 +86,7 @@ def each_isolated(flows: list[dict]) -> None:
         assert len(result["scored"]["predictions"]) == len(rows)
         items = result["history"]["items"]
         assert result["history"]["total"] == 1 and len(items) == 1, result["history"]
-        sent = [{k: v for k, v in r.items() if k != "customer_id"} for r in rows]
-        assert items[0]["inputs"] == sent, "someone else's call appears in this history"
+        assert items[0]["inputs"] == features_of(rows), "someone else's call appears in this history"
 
 
 @then("the same customers get the same predictions whoever scores them")
@@ -213,40 +102,24 @@ def consistent_predictions(flows: list[dict]) -> None:
 
 
 @then(
-    parsers.re(rf"{WHO}'s whole inference history holds each of (?:her|his|their) (?P<count>\d+) calls once")
+    parsers.re(
+        rf"{OTHER}'s (?:whole )?inference history holds (?:each of {POSSESSIVE} (?P<count>\d+) calls once"
+        r"|(?P<calls>\d+) calls with (?P<customers>\d+) customers)"
+    )
 )
-def whole_history(serving, people: Cast, sent, who: str, count: str) -> None:
-    """Pages through the history; the calls are exactly the customers this person sent, newest first."""
-    person = people[who]
-    client, items, offset = person.app.quiet(), [], 0
-    while True:
-        page = serving.history(client, limit=100, offset=offset)
-        assert page.status_code == 200, page.text
-        batch = page.json()["items"]
-        if not batch:
-            break
-        items += batch
-        offset += len(batch)
-    assert page.json()["total"] == len(items) == int(count), (page.json()["total"], len(items))
+def history_holds(serving: Serving, people: Cast, sent: Traffic, other: str, count, calls, customers) -> None:
+    """Paging through the person's history: exactly the customers she sent, one call each, newest first;
+    or exactly N successful calls covering that many customers."""
+    person = people[other]
+    items, total = serving.whole_history(person.app.quiet())
+    if calls:
+        assert len(items) == total == int(calls), (total, len(items))
+        assert sum(i["record_count"] for i in items) == int(customers), items
+        assert all(i["status"] == "success" for i in items), items
+        return
+    assert total == len(items) == int(count), (total, len(items))
     ids = [item["id"] for item in items]
     assert len(set(ids)) == len(ids) and ids == sorted(ids, reverse=True)
-    mine = [r for r, a in zip(sent.records, sent.answers, strict=True) if a.request.headers.get(
-        "X-Forwarded-Access-Token") == person.token]  # fmt: skip
-    assert [item["inputs"][0] for item in reversed(items)] == mine, "the history is not exactly my calls"
-
-
-@when(parsers.re(rf"{WHO} sends a customer to {ENDPOINT}"), target_fixture="response")
-def sends_customer(people: Cast, serving, who: str, endpoint: str) -> httpx.Response:
-    """Scores one customer of the CRM table with the endpoint."""
-    return score(people[who].app, serving, endpoint, crm_rows()[:1])
-
-
-@then(parsers.re(rf"{WHO}'s inference history shows that call as failed, with no predictions"))
-def history_shows_failure(serving, people: Cast, response: httpx.Response, who: str) -> None:
-    """The history records the failed call completely: inputs, error code, no outputs."""
-    items = serving.history(people[who].app, limit=10).json()["items"]
-    assert len(items) == 1, items
-    call = items[0]
-    assert call["status"] == "error" and call["outputs"] is None, call
-    assert call["error_code"] == response.json()["error"]["code"], (call, response.text)
-    assert call["inputs"] == [{k: v for k, v in crm_rows()[0].items() if k != "customer_id"}], call
+    assert [item["inputs"][0] for item in reversed(items)] == sent.of(person), (
+        "the history is not exactly my calls"
+    )

@@ -9,7 +9,10 @@ from dataclasses import dataclass
 import pytest
 from databricks.sdk import WorkspaceClient
 
-from fixtures.drivers.clients import FakeControl
+from fixtures.drivers.control import FakeControl
+from fixtures.drivers.factories import Factory, Makers, scope_key
+from fixtures.drivers.workspace_admin import WorkspaceAdmin
+from fixtures.stack.mock import Stack
 from fixtures.workspace.app import create_workspace_app
 from fixtures.workspace.server import (
     BackgroundServer,
@@ -39,3 +42,17 @@ def admin(fake: Fake) -> tuple[WorkspaceClient, str]:
     """A metastore admin (group "admins") of the fake, one per test module: (SDK client, token)."""
     user = fake.control.create_user(f"admin.{uuid.uuid4().hex[:6]}@example.com", "Contract Admin", ["admins"])
     return WorkspaceClient(host=fake.host, token=user["token"], auth_type="pat"), user["token"]
+
+
+@pytest.fixture(scope="module")
+def module_makers(stack: Stack) -> Iterator[Makers]:
+    """``make_*`` for the workspace objects one test module shares (prefixed, tagged RemoveAfter, removed when
+    the module ends). Tables are made with the admin's SQL here: the suite's ``catalog_admin`` needs the
+    session-wide ``admin`` that this conftest replaces with its own."""
+    factory = Factory(scope_key(f"module {uuid.uuid4().hex[:6]}"))
+    makers = Makers(factory, stack)
+    admin = stack.admin_client()
+    warehouse_id = next(w.id for w in admin.warehouses.list() if w.id)
+    makers.sql = WorkspaceAdmin(admin, "", warehouse_id, makers, factory.prefix).sql
+    yield makers
+    factory.cleanup()

@@ -20,7 +20,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 import pytest
 
-from fixtures.drivers.clients import USER_TOKEN_HEADER
+from fixtures.drivers.app import USER_TOKEN_HEADER
 from fixtures.drivers.fuzzing import OperationResult, fuzz_in_workers, worker_pool
 from fixtures.stack.mock import Stack
 

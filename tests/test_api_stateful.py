@@ -14,7 +14,6 @@ import os
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -22,7 +21,9 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from fixtures.drivers.clients import USER_TOKEN_HEADER
+from fixtures.drivers.app import USER_TOKEN_HEADER
+from fixtures.drivers.factories import Makers
+from fixtures.drivers.serving_models import ServedModels
 from fixtures.stack.mock import Person, Stack
 
 STEPS = int(os.environ.get("FUZZ_STATEFUL_STEPS", "300"))
@@ -77,21 +78,16 @@ class UserB:
 
 
 @pytest.fixture(scope="module")
-def endpoint(stack: Stack, served_models, serving_admin) -> Iterator[str]:
-    from databricks.sdk.service.serving import EndpointCoreConfigInput, ServedEntityInput
+def endpoint(served_models: ServedModels, module_makers: Makers) -> str:
+    from databricks.sdk.service.serving import ServedEntityInput
 
-    name = f"stateful-{uuid.uuid4().hex[:8]}"
     entity = ServedEntityInput(
         entity_name=served_models.churn,
         entity_version=served_models.churn_versions[1],
         workload_size="Small",
         scale_to_zero_enabled=True,
     )
-    serving_admin.serving_endpoints.create_and_wait(
-        name, config=EndpointCoreConfigInput(name=name, served_entities=[entity])
-    )
-    yield name
-    serving_admin.serving_endpoints.delete(name)
+    return module_makers.serving_endpoint(served_entities=[entity]).name
 
 
 def explore(stack: Stack, user: Person, other: Person, endpoint: str) -> Exploration:

@@ -38,7 +38,7 @@ def test_a_misspelt_step_is_reported_with_the_nearest_phrase(tmp_path: Path) -> 
     header = next(i for i, line in enumerate(lines) if "undefined step" in line)
     assert lines[header].startswith(f"{feature}:7: undefined step: When Ana opnes her profile"), lines
     nearest = lines[header + 2].strip()
-    assert nearest.startswith("When {who} opens her/his/their profile "), lines
+    assert nearest.startswith("When {who} (opens her/his/their profile | "), lines
     assert "steps/identity.py" in nearest, nearest
     assert sum("undefined step" in line for line in lines) == 1, result.stdout
 
@@ -56,7 +56,7 @@ def test_two_definitions_matching_one_step_are_reported_as_ambiguous(tmp_path: P
     feature = tmp_path / "ambiguous.feature"
     feature.write_text(MISSPELT.replace("When Ana opnes", "When Ana opens"), encoding="utf-8")
     defs = check_features.load_step_definitions()
-    profile = next(d for d in defs if d.phrase == "{who} opens her/his/their profile")
+    profile = next(d for d in defs if d.phrase.startswith("{who} (opens her/his/their profile"))
     twin = check_features.StepDef(
         profile.type, profile.parser, profile.func, "steps.twin", "steps/twin.py", 1
     )
@@ -79,6 +79,16 @@ def test_tags_and_formatting_are_checked(tmp_path: Path) -> None:
 
 
 def test_every_feature_in_the_repository_passes_the_check() -> None:
-    problems, stats = check_features.check(sorted((ROOT / "features").rglob("*.feature")))
+    problems, stats = check_features.check(sorted((ROOT / "features").rglob("*.feature")), every_feature=True)
     assert stats["features"] >= 1
     assert [p.render() for p in problems if p.fatal] == []
+
+
+def test_a_step_definition_no_feature_uses_is_reported(tmp_path: Path) -> None:
+    feature = tmp_path / "identity_only.feature"
+    feature.write_text(MISSPELT.replace("opnes", "opens"), encoding="utf-8")
+    problems, _ = check_features.check([feature], every_feature=True)
+    unused = [p for p in problems if p.kind == "unused step definition"]
+    assert unused and all(p.fatal for p in unused), problems
+    assert not any("opens her/his/their profile" in p.message for p in unused), unused
+    assert any("the preference is created/updated/deleted" in p.message for p in unused), unused

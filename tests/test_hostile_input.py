@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -24,10 +23,10 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from fixtures.data.catalog import ident
-from fixtures.drivers.clients import AppClient
-from fixtures.drivers.factories import Factory, run_prefix
+from fixtures.drivers.app import AppClient
+from fixtures.drivers.factories import Makers
+from fixtures.drivers.serving_models import ServedModels
 from fixtures.drivers.wire import send_body
-from fixtures.drivers.workspace_admin import WorkspaceAdmin
 from fixtures.stack.mock import Person, Stack
 from server.models.catalog import MAX_ROWS_QUERY_BYTES
 from server.models.preferences import MAX_BODY_BYTES as PREFERENCE_MAX_BODY_BYTES
@@ -152,42 +151,24 @@ class Target:
 
 
 @pytest.fixture(scope="module")
-def target(stack: Stack, served_models, serving_admin, make_for_run: Factory) -> Iterator[Target]:
-    from databricks.sdk.service.catalog import PermissionsChange, Privilege
-    from databricks.sdk.service.serving import EndpointCoreConfigInput, ServedEntityInput
-
-    # Built here rather than taken from the suite's catalog_admin: tests/conftest.py has its own "admin".
-    warehouse_id = next(w.id for w in serving_admin.warehouses.list() if w.id)
-    catalog_admin = WorkspaceAdmin(
-        serving_admin, "", warehouse_id, make_for_run, f"{run_prefix()}{make_for_run.scope_key}_hostile_"
-    )
+def target(stack: Stack, served_models: ServedModels, module_makers: Makers) -> Iterator[Target]:
+    from databricks.sdk.service.catalog import Privilege
+    from databricks.sdk.service.serving import ServedEntityInput
 
     person = stack.create_person("Mallory", ["model-monitors"])
-    endpoint = f"hostile-{uuid.uuid4().hex[:8]}"
-    serving_admin.serving_endpoints.create_and_wait(
-        endpoint,
-        config=EndpointCoreConfigInput(
-            name=endpoint,
-            served_entities=[
-                ServedEntityInput(
-                    entity_name=served_models.churn,
-                    entity_version=served_models.churn_versions[1],
-                    workload_size="Small",
-                    scale_to_zero_enabled=True,
-                )
-            ],
-        ),
+    entity = ServedEntityInput(
+        entity_name=served_models.churn,
+        entity_version=served_models.churn_versions[1],
+        workload_size="Small",
+        scale_to_zero_enabled=True,
     )
-    catalog_admin.create_catalog("hostile", "Targets of the hostile-input corpus")
-    catalog = catalog_admin.real("hostile")
-    catalog_admin.client.schemas.create("people", catalog)
-    table = f"{ident(catalog)}.{ident('people')}.{ident('names')}"
-    catalog_admin.sql(f"CREATE TABLE {table} (id INT, name STRING)")
-    catalog_admin.sql(f"INSERT INTO {table} VALUES (1, 'ada'), (2, 'grace')")
+    endpoint = module_makers.serving_endpoint(served_entities=[entity]).name
+    catalog = module_makers.catalog(comment="Targets of the hostile-input corpus").name
+    module_makers.schema(catalog, "people")
+    module_makers.table(catalog, "people", "names", columns="id INT, name STRING")
+    module_makers.sql(f"INSERT INTO {ident(catalog)}.people.names VALUES (1, 'ada'), (2, 'grace')")
     privileges = [Privilege.USE_CATALOG, Privilege.USE_SCHEMA, Privilege.SELECT]
-    catalog_admin.client.grants.update(
-        "catalog", catalog, changes=[PermissionsChange(add=privileges, principal=person.user_name)]
-    )
+    module_makers.grant("catalog", catalog, person.user_name, privileges)
     client = person.app.quiet()
     postgres: Any = stack.postgres
     database = psycopg.connect(postgres.admin_conninfo(postgres.database), autocommit=True)
@@ -195,7 +176,6 @@ def target(stack: Stack, served_models, serving_admin, make_for_run: Factory) ->
     yield Target(stack, person, client, endpoint, table_path, database)
     database.close()
     client.close()
-    serving_admin.serving_endpoints.delete(endpoint)
 
 
 def assert_refused(

@@ -10,6 +10,7 @@ import pytest
 from fixtures.reporting.allure_labels import labels_for
 from fixtures.reporting.attachments import distributions_png, table_csv
 from tools import traceability
+from tools.single_file_report import MARK, UnexpectedReport, declare_data_first
 
 
 def test_labels_come_from_the_feature_story_the_rule_and_the_severity_tag() -> None:
@@ -18,7 +19,8 @@ def test_labels_come_from_the_feature_story_the_rule_and_the_severity_tag() -> N
     assert ("feature", "Preferences") in labels
     assert ("story", "Saving") in labels and ("subSuite", "Saving") in labels
     assert ("severity", "critical") in labels
-    assert [name for _, name in links] == ["PRODUCT.md 1.3", "PRODUCT.md 1.4"]
+    assert [name for _, name in links] == ["Requirement 1.3", "Requirement 1.4"]
+    assert all(url.endswith(("docs/requirements.md#US1_3", "docs/requirements.md#US1_4")) for url, _ in links)
 
 
 def test_without_a_rule_or_story_tag_the_ids_name_the_story_and_epic_and_severity_defaults() -> None:
@@ -27,7 +29,7 @@ def test_without_a_rule_or_story_tag_the_ids_name_the_story_and_epic_and_severit
         "US2 Unity Catalog browsing and table data",
         "US4 Cross-service flows",
     ]
-    assert ("story", "PRODUCT.md 2.5, 4.1") in labels
+    assert ("story", "Requirements 2.5, 4.1") in labels
     assert ("severity", "normal") in labels
 
 
@@ -77,3 +79,19 @@ def test_traceability_matches_outline_results_by_their_example_values(tmp_path: 
     row = next(r for r in by_id["2.9"] if r.name == outline)
     assert sorted(row.statuses) == ["failed", "passed"]
     assert traceability.main(["--results", str(tmp_path), "--report-only"]) == 0
+
+
+APP = '<script   src="data:text/javascript;base64,AAAA"></script>'
+DATA = "<script async>\n window.allureReportData = window.allureReportData || {};"
+
+
+def test_the_single_file_report_declares_its_data_before_its_app_once() -> None:
+    html = f"<body><div id=app></div>\n<script>window.allure = {{}};</script>\n{APP}\n{DATA}</script>"
+    fixed = declare_data_first(html)
+    assert fixed.index(MARK) < fixed.index(APP) and fixed.count(MARK) == 1
+    assert fixed.index("window.allureReportData = window.allureReportData || {}") < fixed.index(APP)
+    assert declare_data_first(fixed) == fixed
+    already_first = f"<body>{DATA}</script>{APP}"
+    assert declare_data_first(already_first) == already_first
+    with pytest.raises(UnexpectedReport):
+        declare_data_first("<html>not a report</html>")

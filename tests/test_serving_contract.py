@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from types import SimpleNamespace
+from collections.abc import Iterator
 
 import pytest
 from databricks.sdk import WorkspaceClient
@@ -19,15 +19,20 @@ from databricks.sdk.service.serving import (
     TrafficConfig,
 )
 
+from fixtures.drivers.factories import Factory, Makers
 from fixtures.drivers.serving_models import ServedModels, register_served_models, sample_records
 from fixtures.stack.mlflow_store import fresh_store
-from fixtures.stack.mock import CACHE
+from fixtures.stack.mock import CACHE, Stack
 
 
 @pytest.fixture(scope="module")
-def models(fake) -> ServedModels:
+def models(fake) -> Iterator[ServedModels]:
     store = fresh_store(CACHE / "mlflow", "contract")
-    stack = SimpleNamespace(
+    stack = Stack(
+        mode="mock",
+        app_url="",
+        workspace_host=fake.host,
+        control=fake.control,
         mlflow_store=store,
         mlflow_tracking_uri=store.tracking_uri,
         mlflow_registry_uri=store.registry_uri,
@@ -39,7 +44,14 @@ def models(fake) -> ServedModels:
         "/serving/mlflow",
         json={"tracking_uri": store.tracking_uri, "registry_uri": store.registry_uri},
     )
-    return register_served_models(stack)
+    factory = Factory("contract")
+    yield register_served_models(stack, Makers(factory, stack))
+    factory.cleanup()
+
+
+def served_name(models: ServedModels, version: str) -> str:
+    """The served entity's default name: the model's short name and the version."""
+    return f"{models.churn.rsplit('.', 1)[-1]}-{version}"
 
 
 @pytest.fixture
@@ -58,7 +70,7 @@ def config(models: ServedModels, *versions: str, split: list[int] | None = None)
     if split:
         traffic = TrafficConfig(
             routes=[
-                Route(served_model_name=f"churn_classifier-{v}", traffic_percentage=p)
+                Route(served_model_name=served_name(models, v), traffic_percentage=p)
                 for v, p in zip(versions, split, strict=True)
             ]
         )
@@ -82,7 +94,7 @@ def test_create_wait_query_and_update(w: WorkspaceClient, models: ServedModels, 
 
     records = sample_records(5, seed=11)
     answer = w.serving_endpoints.query("contract-churn", dataframe_records=records)
-    assert answer.served_model_name == f"churn_classifier-{v1}"
+    assert answer.served_model_name == served_name(models, v1)
     assert answer.predictions == models.predict(models.churn, v1, records)
     frame = {"columns": list(records[0]), "data": [list(r.values()) for r in records]}
     split = w.serving_endpoints.query("contract-churn", dataframe_split=DataframeSplitInput.from_dict(frame))
@@ -96,7 +108,7 @@ def test_create_wait_query_and_update(w: WorkspaceClient, models: ServedModels, 
     assert updated.config.served_entities[0].entity_version == v2
     assert updated.config.config_version == 2
     answer = w.serving_endpoints.query("contract-churn", dataframe_records=records)
-    assert answer.served_model_name == f"churn_classifier-{v2}"
+    assert answer.served_model_name == served_name(models, v2)
     assert answer.predictions == models.predict(models.churn, v2, records)
 
     listed = {e.name: e for e in w.serving_endpoints.list()}
@@ -143,7 +155,7 @@ def test_traffic_split_is_seeded(w: WorkspaceClient, models: ServedModels) -> No
         ]
 
     first = served()
-    assert set(first) == {f"churn_classifier-{v1}", f"churn_classifier-{v2}"}
+    assert set(first) == {served_name(models, v1), served_name(models, v2)}
     again = config(models, v1, v2, split=[80, 20])
     w.serving_endpoints.update_config_and_wait(
         "contract-ab", served_entities=again.served_entities, traffic_config=again.traffic_config

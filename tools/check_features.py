@@ -7,12 +7,14 @@ Reports, each with file:line, and exits 1 if any is found:
 - a step no step definition matches (undefined), with the closest existing phrases;
 - a step two or more definitions match (ambiguous), naming them;
 - Gherkin that does not parse;
-- tags: a feature without its story tag (@US1), a scenario without a PRODUCT.md ID (@US1_3), an unknown ID
-  or an unregistered tag (pytest would refuse it), two severities;
+- tags: a feature without its story tag (@US1), a scenario without a requirement ID (@US1_3), an ID that
+  docs/requirements.md does not list, an unregistered tag (pytest would refuse it), two severities;
 - formatting: tabs, trailing spaces, no final newline, steps of one scenario not aligned, a scenario with
   no Then, a duplicated scenario name (pytest-bdd would keep only one), an outline placeholder without an
   Examples column;
-- a step module in steps/ that the root conftest.py does not register.
+- a step module in steps/ that the root conftest.py does not register;
+- a step definition no feature uses (when every feature is checked): a phrase nobody can find an example
+  of, and dead code.
 Warnings (printed, not failing): phrases that read like code (URLs, JSON) and step functions without a
 docstring (the step catalogue shows that line as the phrase's meaning).
 """
@@ -74,9 +76,27 @@ def known_ids() -> set[str]:
     return {stories.tag_for(i) for i in stories.scenario_ids()}
 
 
+def phrase_variants(phrase: str, limit: int = 64) -> list[str]:
+    """The sentences a catalogue phrase stands for, its choices '(a | b)' and optional '[words]' spelt out
+    (up to ``limit``): a misspelt step is compared with each, so a phrase with many choices still comes up."""
+    match = re.search(r"\(([^()\[\]]*\|[^()\[\]]*)\)|\[([^()\[\]]*)\]", phrase)
+    if not match:
+        return [phrase]
+    if match[1] is not None:
+        options = [o.strip() for o in match[1].split("|")]
+    else:
+        options = ["", *(o.strip() if "|" in match[2] else o for o in match[2].split("|"))]
+    variants: list[str] = []
+    for option in options:
+        variants += phrase_variants(phrase[: match.start()] + option + phrase[match.end() :], limit)
+        if len(variants) >= limit:
+            break
+    return list(dict.fromkeys(" ".join(v.split()) for v in variants[:limit]))
+
+
 def candidates_of(definition: StepDef) -> list[str]:
-    """Strings a written step is compared with: the phrase and the ways features already use it."""
-    return [definition.phrase, *dict.fromkeys(u.step.name for u in definition.uses)]
+    """Strings a written step is compared with: the phrase spelt out, and the ways features already use it."""
+    return [*phrase_variants(definition.phrase), *dict.fromkeys(u.step.name for u in definition.uses)]
 
 
 def closest(step: UsedStep, defs: list[StepDef], count: int = 3) -> list[tuple[float, StepDef]]:
@@ -190,16 +210,12 @@ def check_structure(parsed: ParsedFeature, tags_ok: set[str], ids_ok: set[str], 
                 Problem(
                     here,
                     "tags",
-                    f"scenario {template.name!r} names no PRODUCT.md ID: tag it like @US1_3 (for 1.3)",
+                    f"scenario {template.name!r} names no requirement ID: tag it like @US1_3 (for 1.3)",
                     [],
                 )
             )
         for tag in sorted(ids - ids_ok):
-            problems.append(
-                Problem(
-                    here, "tags", f"@{tag} is not an ID in PRODUCT.md (fixtures/reporting/stories.py)", []
-                )
-            )
+            problems.append(Problem(here, "tags", f"@{tag} is not an ID in docs/requirements.md", []))
         for tag in sorted(tags - tags_ok - ids):
             problems.append(Problem(here, "tags", f"unknown tag @{tag}", _tag_hint(tag)))
         severities = [s for s in stories.SEVERITIES if s in tags]
@@ -254,12 +270,17 @@ def _tag_hint(tag: str) -> list[str]:
     return [*hint, "tags are stories (@US1), IDs (@US1_3), severities, @fault_injection"]
 
 
-def check(paths: list[Path]) -> tuple[list[Problem], dict[str, int]]:
+def check(paths: list[Path], every_feature: bool = False) -> tuple[list[Problem], dict[str, int]]:
     defs = load_step_definitions()
     problems: list[Problem] = []
     tags_ok, ids_ok = registered_tags(), known_ids()
     undefined: list[UsedStep] = []
-    stats = {"features": 0, "scenarios": 0, "steps": 0, "definitions": len(defs)}
+    if not every_feature:  # the other features' uses of each phrase make better hints for a misspelt step
+        for other in sorted(set(FEATURES_DIR.rglob("*.feature")) - {p.resolve() for p in paths}):
+            parsed = parse_feature(other, FEATURES_DIR)
+            if parsed.feature is not None:
+                check_steps(parsed, defs, [])
+    stats = {"features": 0, "scenarios": 0, "steps": 0, "definitions": len(defs), "used_once": 0}
     for path in paths:
         check_text(path, problems)
         parsed = parse_feature(path, FEATURES_DIR)
@@ -286,6 +307,17 @@ def check(paths: list[Path]) -> tuple[list[Problem], dict[str, int]]:
                 [],
             )
         )
+    stats["used_once"] = sum(len(d.uses) == 1 for d in defs)
+    for definition in defs if every_feature else []:
+        if not definition.uses:
+            problems.append(
+                Problem(
+                    definition.where,
+                    "unused step definition",
+                    f"{definition.keyword} {definition.phrase!r} is used by no feature: use it, or delete it",
+                    [],
+                )
+            )
     by_phrase: dict[tuple[str | None, str], StepDef] = {}
     for definition in defs:
         first = by_phrase.setdefault((definition.type, definition.parser.name), definition)
@@ -324,13 +356,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     started = time.perf_counter()
     paths = [p.resolve() for p in args.paths] or sorted(FEATURES_DIR.rglob("*.feature"))
-    problems, stats = check(paths)
+    problems, stats = check(paths, every_feature=not args.paths)
     for problem in problems:
         print(problem.render())
     errors = sum(p.fatal for p in problems)
+    once = (
+        f" ({stats['used_once']} used once, {100 * stats['used_once'] // max(stats['definitions'], 1)}%)"
+        if not args.paths
+        else ""
+    )
     print(
         f"check_features: {stats['features']} features, {stats['scenarios']} scenarios, {stats['steps']} "
-        f"steps, {stats['definitions']} step definitions: {errors} problem(s), "
+        f"steps, {stats['definitions']} step definitions{once}: {errors} problem(s), "
         f"{len(problems) - errors} warning(s) in {time.perf_counter() - started:.1f} s"
     )
     return 1 if errors else 0

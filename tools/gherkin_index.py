@@ -56,7 +56,10 @@ class StepDef:
         hints = getattr(self.func, "__annotations__", {})
         kinds = {"int": "whole number", "float": "number", "str": "text", "bool": "yes/no"}
         out = []
+        fixed = literal_groups(self.parser.name) if isinstance(self.parser, parsers.re) else set()
         for name, spec in parameter_specs(self.parser):
+            if name in fixed:  # shown as its words in the phrase: not a value to choose
+                continue
             hint = hints.get(name)
             hint_name = hint if isinstance(hint, str) else getattr(hint, "__name__", "")
             kind = {"d": "whole number", "f": "number", "g": "number"}.get(spec) or kinds.get(
@@ -185,8 +188,74 @@ def parameter_specs(parser: Any) -> list[tuple[str, str]]:
     return []
 
 
+# What makes a group a value to fill in rather than words to choose from: wildcards, classes, repeats.
+WILDCARD = re.compile(r"\\[dDwWsS]|(?<!\\)[.\[*+]|(?<![\\)])\?(?![:P])")
+
+
+def _literal(inner: str) -> bool:
+    """Whether a group's pattern (nested named groups aside) is words to choose from, not a value."""
+    outer, i = [], 0
+    while i < len(inner):
+        if inner.startswith("(?P<", i):
+            i = _group_end(inner, i)
+            continue
+        outer.append(inner[i])
+        i += 1
+    return not WILDCARD.search("".join(outer))
+
+
+def literal_groups(pattern: str) -> set[str]:
+    """Named groups of a phrase that the catalogue shows as their words (see ``regex_to_phrase``)."""
+    found, i = set(), 0
+    while (i := pattern.find("(?P<", i)) >= 0:
+        end = _group_end(pattern, i)
+        if _literal(pattern[pattern.index(">", i) + 1 : end - 1]):
+            found.add(pattern[i + 4 : pattern.index(">", i)])
+        i += 4
+    return found
+
+
+def _top_level_alternatives(pattern: str) -> list[str]:
+    parts, depth, start, i, in_class = [], 0, 0, 0, False
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "|" and depth == 0:
+            parts.append(pattern[start:i])
+            start = i + 1
+        i += 1
+    return [*parts, pattern[start:]]
+
+
+def _choice(inner: str, optional: bool) -> str:
+    """A group as words: one-word choices as 'her/his/their', longer ones as '(a | b)'; optional in []."""
+    options = [regex_to_phrase(part) for part in _top_level_alternatives(inner)]
+    if len(options) == 1:
+        return f"[{options[0]}]" if optional else options[0]
+    # Words every choice starts with a space after: the space goes before the choice, not inside it.
+    lead = " " if all(o.startswith(" ") for o in options) else ""
+    options = [o.strip() for o in options]
+    if all(" " not in option for option in options):
+        text = "/".join(options)
+        return lead + (f"[{text}]" if optional else text)
+    text = " | ".join(options)
+    return lead + (f"[{text}]" if optional else f"({text})")
+
+
 def regex_to_phrase(pattern: str) -> str:
-    """'(?P<who>\\w+) opens (?:her|his) profile$' -> '{who} opens her/his profile'."""
+    """'(?P<who>\\w+) opens (?:her|his) profile$' -> '{who} opens her/his profile'. A named group whose
+    pattern is words (no wildcard) shows its words, like an unnamed one: '(?P<how>announcing|without
+    announcing)' -> '(announcing | without announcing)'."""
     out: list[str] = []
     i = 0
     pattern = pattern.removeprefix("^").removesuffix("$")
@@ -195,16 +264,19 @@ def regex_to_phrase(pattern: str) -> str:
         if char == "\\" and i + 1 < len(pattern):
             out.append(pattern[i + 1] if not pattern[i + 1].isalnum() else "")
             i += 2
-        elif pattern.startswith("(?P<", i):
-            name = pattern[i + 4 : pattern.index(">", i)]
-            i = _group_end(pattern, i)
-            out.append("{" + name + "}")
-        elif pattern.startswith("(?:", i):
+        elif pattern.startswith("(?P=", i):  # a back-reference: the same value again
+            end = pattern.index(")", i)
+            out.append("{" + pattern[i + 4 : end] + "}")
+            i = end + 1
+        elif pattern.startswith("(?P<", i) or pattern.startswith("(?:", i):
             end = _group_end(pattern, i)
-            inner = pattern[i + 3 : end - 1]
+            named = pattern.startswith("(?P<", i)
+            inner = pattern[pattern.index(">", i) + 1 if named else i + 3 : end - 1]
             optional = end < len(pattern) and pattern[end] == "?"
-            text = regex_to_phrase(inner).replace("|", "/")
-            out.append(f"[{text}]" if optional else text)
+            if named and not _literal(inner):
+                out.append("{" + pattern[i + 4 : pattern.index(">", i)] + "}")
+            else:
+                out.append(_choice(inner, optional))
             i = end + (1 if optional else 0)
         elif char in "()" or (char in "?*+" and out):
             i += 1

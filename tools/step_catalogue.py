@@ -31,8 +31,12 @@ Every phrase a feature may use, by domain. Generated from `steps/` and `features
 How to read a phrase:
 - `{name}` is a value you choose: a first name (`Ana`), a number (`401`) or text. Text shown between quotes
   in the phrase (`"{group}"`) is written between quotes in the feature too.
-- `her/his/their` means: write one of them; `[words]` means the words are optional.
-- Pronouns (`she`, `he`, `they`) refer to the last person named in the scenario.
+- `her/his/their` means: write one of them; `(these words | those words)` means: write one of the
+  choices; `[words]` means the words are optional.
+- Pronouns (`she`, `he`, `they`) mean the person last named as the subject of a step (`Given Ana is a
+  workspace user`, `When Ben saves ...`, `Then Ben sees ...`); naming someone elsewhere in a phrase (`Ben's
+  history`, `claiming to be Ben`) does not change who they mean.
+- `Step` phrases may follow any keyword (`Given`, `When` or `Then`).
 - `Given`, `When`, `Then` matter: a phrase defined as a `When` is not found after `Given`.
   `And`/`But` take the keyword of the step above.
 

@@ -7,11 +7,15 @@
 Objects are ours when their name starts with ``acc_`` (``fixtures/drivers/factories.py``). Expired means
 its ``RemoveAfter`` tag or property has passed; objects that take no tags count from their creation time
 plus one hour; objects with neither count as expired. Connects with Databricks unified auth (the admin
-profile), through databricks-sdk only. Kinds the workspace does not serve (404) are reported and skipped.
+profile), through databricks-sdk only. A kind whose API the workspace does not serve (404 without an
+error code, or ``ENDPOINT_NOT_FOUND``) is reported; with ``--fail-if-found`` it fails the sweep, since
+what the sweeper cannot list it cannot vouch for.
 
-Kinds: catalogs (properties; dropped with their contents), schemas in any catalog (properties), tables in
-any catalog (properties), registered models in Unity Catalog (creation time), MLflow experiments (tags),
-serving endpoints (tags). A new kind is one ``Kind`` subclass added to ``KINDS``.
+Kinds: serving endpoints (tags), MLflow experiments (tags), registered models in Unity Catalog (creation
+time: the SDK's RegisteredModelInfo carries no tags), volumes in any schema (creation time: volumes take
+no tags), tables in any catalog (properties), schemas in any catalog (properties), catalogs (properties;
+dropped with their contents). Anything inside one of our catalogs or schemas goes with it. A new kind is
+one ``Kind`` subclass added to ``KINDS``.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import argparse
 import datetime as dt
 import sys
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from databricks.sdk import WorkspaceClient
@@ -100,6 +104,40 @@ class Schemas(Kind):
         w.schemas.delete(leftover.key, force=True)
 
 
+def _other_schemas(w: WorkspaceClient, prefix: str) -> Iterator[tuple[str, str]]:
+    """(catalog, schema) of every schema not ours in a catalog not ours; unreadable ones are passed over."""
+    for catalog in _other_catalogs(w, prefix):
+        try:
+            schemas = list(w.schemas.list(catalog_name=catalog))
+        except (PermissionDenied, NotFound):
+            continue
+        for schema in schemas:
+            if schema.name and not _ours(schema.name, prefix):
+                yield catalog, schema.name
+
+
+class Volumes(Kind):
+    name = "volume"
+
+    def find(self, w: WorkspaceClient, prefix: str) -> Iterator[Leftover]:
+        for catalog, schema in _other_schemas(w, prefix):
+            try:
+                volumes = list(w.volumes.list(catalog_name=catalog, schema_name=schema))
+            except PermissionDenied:
+                continue
+            except NotFound as error:
+                if _not_served(error):
+                    raise  # the workspace has no volumes API: say so, once, for the kind
+                continue  # the schema went meanwhile
+            for volume in volumes:
+                if _ours(volume.name, prefix):
+                    full = volume.full_name or f"{catalog}.{schema}.{volume.name}"
+                    yield Leftover(self.name, full, full, _expiry(None, volume.created_at))
+
+    def delete(self, w: WorkspaceClient, leftover: Leftover) -> None:
+        w.volumes.delete(leftover.key)
+
+
 class Tables(Kind):
     name = "table"
 
@@ -164,40 +202,66 @@ class ServingEndpoints(Kind):
         w.serving_endpoints.delete(leftover.key)
 
 
-KINDS: list[Kind] = [ServingEndpoints(), Experiments(), RegisteredModels(), Tables(), Schemas(), Catalogs()]
+# Billing first; containers last, so what is inside someone else's container goes before its container.
+KINDS: list[Kind] = [
+    ServingEndpoints(),
+    Experiments(),
+    RegisteredModels(),
+    Volumes(),
+    Tables(),
+    Schemas(),
+    Catalogs(),
+]
 
 
-def _not_served(error: DatabricksError) -> bool:
-    """The workspace has no such API (a 404 for the listing itself), as opposed to a missing object."""
-    return isinstance(error, NotFound) or getattr(error, "error_code", None) == "ENDPOINT_NOT_FOUND"
+def _not_served(error: Exception) -> bool:
+    """The workspace has no such API, as opposed to a missing object (whose code says what is missing).
+
+    Databricks answers an unknown path 404 ``ENDPOINT_NOT_FOUND`` (fixtures/workspace/errors.py); the fake
+    answers a call it does not serve 501 ``NOT_IMPLEMENTED`` (PRODUCT.md 10.3); a web server without the
+    route answers a bare 404 (``{"detail": "Not Found"}``, read by the SDK as a SCIM error, ``SCIM_None``).
+    A missing object's code is ``RESOURCE_DOES_NOT_EXIST``, ``SCHEMA_DOES_NOT_EXIST``, ``NOT_FOUND``...
+    """
+    code = getattr(error, "error_code", None) or ""
+    if code in ("ENDPOINT_NOT_FOUND", "NOT_IMPLEMENTED"):
+        return True
+    return isinstance(error, NotFound) and not code.endswith(("DOES_NOT_EXIST", "NOT_FOUND"))
+
+
+@dataclass
+class Sweep:
+    found: list[Leftover] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    not_served: list[str] = field(default_factory=list)  # kinds the workspace has no API for
 
 
 def sweep(
-    w: WorkspaceClient, prefix: str, delete: bool, any_age: bool, kinds: Iterable[Kind] = KINDS
-) -> tuple[list[Leftover], list[str]]:
-    """(leftovers found, problems). Deletes the found ones when ``delete``."""
+    w: WorkspaceClient, prefix: str, delete: bool, any_age: bool, kinds: Iterable[Kind] | None = None
+) -> Sweep:
+    """What was found (deleted when ``delete``), the problems, and the kinds the workspace does not serve."""
     now = dt.datetime.now(dt.UTC)
-    found, problems = [], []
-    for kind in kinds:
+    result = Sweep()
+    for kind in KINDS if kinds is None else kinds:
         try:
             leftovers = [item for item in kind.find(w, prefix) if any_age or item.expired(now)]
         except DatabricksError as error:
             if _not_served(error):
-                print(f"  {kind.name}s: not served by this workspace, skipped")
+                print(f"  {kind.name}s: NOT SERVED by this workspace ({error}): not swept")
+                result.not_served.append(kind.name)
                 continue
-            problems.append(f"listing {kind.name}s: {error}")
+            result.problems.append(f"listing {kind.name}s: {error}")
             continue
         for item in leftovers:
             until = item.expires.strftime("%Y-%m-%d %H:%M UTC") if item.expires else "unknown"
             print(f"  {item.kind}: {item.name} (RemoveAfter {until})")
-            found.append(item)
+            result.found.append(item)
             if delete:
                 try:
                     kind.delete(w, item)
                     print("    deleted")
                 except DatabricksError as error:
-                    problems.append(f"deleting {item.kind} {item.name}: {error}")
-    return found, problems
+                    result.problems.append(f"deleting {item.kind} {item.name}: {error}")
+    return result
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -212,11 +276,13 @@ def main(argv: list[str] | None = None) -> int:
     mode = "deleting" if args.delete else "dry run"
     age = "any age" if args.any_age else "RemoveAfter passed"
     print(f"sweeper ({mode}): objects named {args.prefix}* ({age}) in {workspace.config.host}")
-    found, problems = sweep(workspace, args.prefix, args.delete, args.any_age)
-    for problem in problems:
+    result = sweep(workspace, args.prefix, args.delete, args.any_age)
+    for problem in result.problems:
         print(f"  problem: {problem}", file=sys.stderr)
-    print(f"sweeper: {len(found)} found" + (", deleted" if args.delete and found else ""))
-    if problems or (args.fail_if_found and found):
+    print(f"sweeper: {len(result.found)} found" + (", deleted" if args.delete and result.found else ""))
+    if result.not_served:
+        print(f"sweeper: not served, so not checked: {', '.join(result.not_served)}", file=sys.stderr)
+    if result.problems or (args.fail_if_found and (result.found or result.not_served)):
         return 1
     return 0
 

@@ -1,12 +1,14 @@
-"""Traceability: PRODUCT.md scenario IDs -> the Gherkin scenarios tagged with them -> their last result.
+"""Traceability: requirement IDs (docs/requirements.md) -> the scenarios tagged with them -> last results.
 
     python -m tools.traceability                     # after a run; exits 1 if an ID has no passing scenario
-    python -m tools.traceability --report-only       # same table, exits 0 (CI, until every story lands)
+    python -m tools.traceability --report-only       # same table, exits 0
     python -m tools.traceability --markdown reports/traceability.md
 
-Scenarios come from features/ (so an ID that no scenario names shows up as uncovered even when nothing
-ran); results come from the Allure results of the last run (default reports/allure-results). An ID is
-covered when at least one of its scenarios passed (for an outline: every example row passed).
+IDs come from docs/requirements.md; scenarios from features/ (so an ID that no scenario names shows up as
+uncovered even when nothing ran); results from the Allure results of the last run (default
+reports/allure-results). An ID is covered when at least one of its scenarios passed (for an outline: every
+example row passed). An ID marked (planned) in the document is listed as PLANNED and never fails the check;
+once it has a passing scenario the check says its mark can go.
 """
 
 from __future__ import annotations
@@ -69,8 +71,10 @@ def statuses_of(row: ScenarioRow, results: dict[str, list[str]]) -> list[str]:
     return [status for name, statuses in results.items() if pattern.match(name) for status in statuses]
 
 
-def scenarios_by_id(results: dict[str, list[str]]) -> dict[str, list[ScenarioRow]]:
-    by_id: dict[str, list[ScenarioRow]] = {i: [] for i in stories.scenario_ids()}
+def scenarios_by_id(
+    results: dict[str, list[str]], requirements: Path = stories.REQUIREMENTS
+) -> dict[str, list[ScenarioRow]]:
+    by_id: dict[str, list[ScenarioRow]] = {i: [] for i in stories.scenario_ids(requirements)}
     for parsed in parse_all():
         if parsed.feature is None:
             continue
@@ -84,28 +88,31 @@ def scenarios_by_id(results: dict[str, list[str]]) -> dict[str, list[ScenarioRow
     return by_id
 
 
-def verdict(rows: list[ScenarioRow]) -> str:
-    if not rows:
-        return "UNCOVERED"
+def verdict(rows: list[ScenarioRow], planned: bool = False) -> str:
     if any(r.status == "passed" for r in rows):
         return "ok"
+    if planned:
+        return "PLANNED"
+    if not rows:
+        return "UNCOVERED"
     if all(r.status == "not run" for r in rows):
         return "NOT RUN"
     return "FAILING"
 
 
-def render_markdown(by_id: dict[str, list[ScenarioRow]]) -> str:
-    lines = ["# Traceability: PRODUCT.md IDs -> scenarios -> last result", ""]
-    for story, (name, _) in stories.STORIES.items():
-        lines += [f"## {story} {name}", "", "| ID | Verdict | Scenario | Last result |", "|---|---|---|---|"]
-        for scenario_id, rows in by_id.items():
-            if f"US{scenario_id.split('.')[0]}" != story:
-                continue
+def render_markdown(by_id: dict[str, list[ScenarioRow]], verdicts: dict[str, str], requirements: Path) -> str:
+    lines = ["# Traceability: requirement IDs -> scenarios -> last result", ""]
+    for story in stories.load(requirements).values():
+        lines += [f"## {story.key} {story.name}", "", "| ID | Verdict | Scenario | Last result |"]
+        lines.append("|---|---|---|---|")
+        for requirement in story.requirements:
+            scenario_id = requirement.id
+            rows = by_id.get(scenario_id, [])
             if not rows:
-                lines.append(f"| {scenario_id} | UNCOVERED | - | - |")
+                lines.append(f"| {scenario_id} | {verdicts[scenario_id]} | - | - |")
             for row in rows:
                 where = f"{row.name} ({row.feature}:{row.line})".replace("|", "\\|")
-                lines.append(f"| {scenario_id} | {verdict(rows)} | {where} | {row.status} |")
+                lines.append(f"| {scenario_id} | {verdicts[scenario_id]} | {where} | {row.status} |")
         lines.append("")
     return "\n".join(lines)
 
@@ -113,39 +120,50 @@ def render_markdown(by_id: dict[str, list[ScenarioRow]]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--results", type=Path, default=RESULTS, help="Allure results directory")
+    parser.add_argument("--requirements", type=Path, default=stories.REQUIREMENTS, help=argparse.SUPPRESS)
     parser.add_argument("--report-only", action="store_true", help="print, but always exit 0")
     parser.add_argument("--markdown", type=Path, help="also write the full table as Markdown here")
     parser.add_argument("--verbose", "-v", action="store_true", help="list every ID, not only problems")
     args = parser.parse_args(argv)
 
+    requirements = stories.requirements(args.requirements)
     results = load_results(args.results)
-    by_id = scenarios_by_id(results)
-    unknown = sorted(set(by_id) - set(stories.scenario_ids()))
-    verdicts = {scenario_id: verdict(rows) for scenario_id, rows in by_id.items()}
-    for scenario_id, rows in by_id.items():
+    by_id = scenarios_by_id(results, args.requirements)
+    verdicts = {i: verdict(rows, i in requirements and requirements[i].planned) for i, rows in by_id.items()}
+    for scenario_id in requirements:
         if verdicts[scenario_id] == "ok" and not args.verbose:
             continue
         print(f"{scenario_id:>5}  {verdicts[scenario_id]}")
-        for row in rows:
+        for row in by_id[scenario_id]:
             print(f"         {row.status:<8} {row.feature}:{row.line} {row.name}")
     counts: dict[str, int] = defaultdict(int)
-    for scenario_id in stories.scenario_ids():
+    for scenario_id in requirements:
         counts[verdicts[scenario_id]] += 1
-    total = len(stories.scenario_ids())
+    required = [i for i, r in requirements.items() if not r.planned]
+    passing = sum(verdicts[i] == "ok" for i in required)
+    planned = [i for i, r in requirements.items() if r.planned]
     print(
-        f"traceability: {counts['ok']}/{total} PRODUCT.md IDs have a passing scenario; "
-        f"{counts['UNCOVERED']} uncovered, {counts['FAILING']} failing, {counts['NOT RUN']} not run "
+        f"traceability: {passing}/{len(required)} requirement IDs have a passing scenario; "
+        f"{counts['UNCOVERED']} uncovered, {counts['FAILING']} failing, {counts['NOT RUN']} not run; "
+        f"{len(planned)} planned ({', '.join(planned) or 'none'}) "
         f"({sum(len(v) for v in results.values())} results read from {rel(args.results)})"
     )
-    for scenario_id in unknown:
+    for scenario_id in planned:
+        if verdicts[scenario_id] == "ok":
+            print(
+                f"note: {scenario_id} has a passing scenario: remove its (planned) mark in "
+                f"{rel(args.requirements)}, so that the check guards it"
+            )
+    for scenario_id in sorted(set(by_id) - set(requirements)):
         print(
-            f"warning: a scenario is tagged with {stories.tag_for(scenario_id)}, which is not in PRODUCT.md"
+            f"warning: a scenario is tagged with {stories.tag_for(scenario_id)}, "
+            f"which is not an ID in {rel(args.requirements)}"
         )
     if args.markdown:
         args.markdown.parent.mkdir(parents=True, exist_ok=True)
-        args.markdown.write_text(render_markdown(by_id), encoding="utf-8")
+        args.markdown.write_text(render_markdown(by_id, verdicts, args.requirements), encoding="utf-8")
         print(f"wrote {args.markdown}")
-    missing = total - counts["ok"]
+    missing = len(required) - passing
     if missing and args.report_only:
         print("(report only: not failing, see README 'Traceability')")
         return 0

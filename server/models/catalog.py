@@ -7,6 +7,7 @@ from typing import Annotated, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from server.models.paging import MAX_OFFSET
 from server.validation import FREE_TEXT_PATTERN, TEXT_PATTERN
 
 T = TypeVar("T")
@@ -17,7 +18,6 @@ ColumnName = Annotated[str, Field(min_length=1, max_length=255, pattern=TEXT_PAT
 # Unknown members are refused rather than ignored: a misspelt "filter" must not return every row.
 STRICT = ConfigDict(extra="forbid")
 MAX_PAGE_SIZE = 1000
-MAX_OFFSET = 100_000_000
 # A filtered-rows request body, at most: 50 filters of up to 1,000 values each fit with room to spare
 # for ordinary values; the OpenAPI states it as x-max-body-bytes.
 MAX_ROWS_QUERY_BYTES = 1024 * 1024

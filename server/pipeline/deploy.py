@@ -48,8 +48,12 @@ def deploy(
     alias: str = CHAMPION,
     workload_size: str = "Small",
     timeout: dt.timedelta = dt.timedelta(minutes=20),
+    tags: dict[str, str] | None = None,
 ) -> Deployment:
-    """Serve ``model_name@alias`` on ``endpoint`` (all traffic), waiting until the endpoint is updated."""
+    """Serve ``model_name@alias`` on ``endpoint`` (all traffic), waiting until the endpoint is updated.
+
+    ``tags`` go on an endpoint this call creates (an existing endpoint keeps its own).
+    """
     version = champion_version(settings, model_name, alias)
     served_name = f"{model_name.rsplit('.', 1)[-1]}-{version}"
     entities = [
@@ -71,10 +75,13 @@ def deploy(
             endpoint, served_entities=entities, timeout=timeout
         )
     else:
-        from databricks.sdk.service.serving import EndpointCoreConfigInput
+        from databricks.sdk.service.serving import EndpointCoreConfigInput, EndpointTag
 
         result = ws.serving_endpoints.create_and_wait(
-            endpoint, config=EndpointCoreConfigInput(name=endpoint, served_entities=entities), timeout=timeout
+            endpoint,
+            config=EndpointCoreConfigInput(name=endpoint, served_entities=entities),
+            tags=[EndpointTag(key=key, value=value) for key, value in (tags or {}).items()] or None,
+            timeout=timeout,
         )
     return Deployment(
         endpoint=endpoint,

@@ -6,9 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
 
-from server.dependencies import Services, User, UserWorkspace
+from server.dependencies import Browsing, Catalogs, User, UserWorkspace
 from server.models.catalog import (
-    MAX_OFFSET,
     MAX_PAGE_SIZE,
     MAX_ROWS_QUERY_BYTES,
     CatalogSummary,
@@ -20,6 +19,7 @@ from server.models.catalog import (
 )
 from server.models.errors import error_responses
 from server.request_body import JsonBody
+from server.routers.common import Offset
 from server.services.catalog import NAME_PATTERN
 from server.validation import TEXT_PATTERN
 
@@ -36,20 +36,20 @@ ROWS_QUERY_BODY = JsonBody(RowsQuery, MAX_ROWS_QUERY_BYTES, description="Filters
 
 @router.get("", response_model=Page[CatalogSummary], summary="Catalogs the user may use")
 def catalogs(
-    w: UserWorkspace, services: Services, page_size: PageSize = 100, page_token: PageToken = None
+    w: UserWorkspace, service: Catalogs, page_size: PageSize = 100, page_token: PageToken = None
 ) -> Page[CatalogSummary]:
-    return services.catalog.catalogs(w, page_size, page_token)
+    return service.catalogs(w, page_size, page_token)
 
 
 @router.get("/{catalog}/schemas", response_model=Page[SchemaSummary], summary="Schemas of a catalog")
 def schemas(
     catalog: Name,
     w: UserWorkspace,
-    services: Services,
+    service: Catalogs,
     page_size: PageSize = 100,
     page_token: PageToken = None,
 ) -> Page[SchemaSummary]:
-    return services.catalog.schemas(w, catalog, page_size, page_token)
+    return service.schemas(w, catalog, page_size, page_token)
 
 
 @router.get("/{catalog}/schemas/{schema}/table-names", response_model=Page[str], summary="Table names")
@@ -57,11 +57,11 @@ def table_names(
     catalog: Name,
     schema: Name,
     w: UserWorkspace,
-    services: Services,
+    service: Catalogs,
     page_size: PageSize = 100,
     page_token: PageToken = None,
 ) -> Page[str]:
-    return services.catalog.table_names(w, catalog, schema, page_size, page_token)
+    return service.table_names(w, catalog, schema, page_size, page_token)
 
 
 @router.get(
@@ -71,16 +71,16 @@ def tables(
     catalog: Name,
     schema: Name,
     w: UserWorkspace,
-    services: Services,
+    service: Catalogs,
     page_size: PageSize = 100,
     page_token: PageToken = None,
 ) -> Page[TableDetail]:
-    return services.catalog.tables(w, catalog, schema, page_size, page_token)
+    return service.tables(w, catalog, schema, page_size, page_token)
 
 
 @router.get(TABLE, response_model=TableDetail, response_model_by_alias=True, summary="One table's metadata")
-def table(catalog: Name, schema: Name, table: Name, w: UserWorkspace, services: Services) -> TableDetail:
-    return services.catalog.table(w, catalog, schema, table)
+def table(catalog: Name, schema: Name, table: Name, w: UserWorkspace, service: Catalogs) -> TableDetail:
+    return service.table(w, catalog, schema, table)
 
 
 @router.get(f"{TABLE}/rows", response_model=RowsPage, summary="A page of a table's rows, with the total")
@@ -89,18 +89,19 @@ def rows(
     schema: Name,
     table: Name,
     w: UserWorkspace,
-    services: Services,
+    service: Catalogs,
     user: User,
+    browsing: Browsing,
     limit: Annotated[
         int | None,
         Query(
             ge=1, le=MAX_PAGE_SIZE, description="Rows per page; omitted: the saved catalog.page_size, or 100"
         ),
     ] = None,
-    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+    offset: Offset = 0,
 ) -> RowsPage:
-    limit = limit or services.browsing.rows_page_size(user.user_name)
-    return services.catalog.rows(w, catalog, schema, table, RowsQuery(limit=limit, offset=offset))
+    limit = limit or browsing.rows_page_size(user.user_name)
+    return service.rows(w, catalog, schema, table, RowsQuery(limit=limit, offset=offset))
 
 
 @router.post(
@@ -116,6 +117,6 @@ def filtered_rows(
     table: Name,
     query: Annotated[RowsQuery, Depends(ROWS_QUERY_BODY)],
     w: UserWorkspace,
-    services: Services,
+    service: Catalogs,
 ) -> RowsPage:
-    return services.catalog.rows(w, catalog, schema, table, query)
+    return service.rows(w, catalog, schema, table, query)

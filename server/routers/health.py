@@ -6,8 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from server import __version__
-from server.dependencies import Services
-from server.services.health import readiness
+from server.dependencies import Health
 
 router = APIRouter(prefix="/api/health", tags=["health"])
 
@@ -22,6 +21,6 @@ def health() -> dict:
     summary="Readiness: the workspace and the database answer",
     responses={503: {"description": "Not ready: the failing checks are listed"}},
 )
-def ready(services: Services) -> JSONResponse:
-    report = readiness(services)
+def ready(health: Health) -> JSONResponse:
+    report = health.readiness()
     return JSONResponse(report, status_code=200 if report["status"] == "ready" else 503)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from server.dependencies import Services
+from server.dependencies import Metrics
 from server.metrics import CONTENT_TYPE
 
 router = APIRouter(tags=["metrics"])
@@ -17,5 +17,5 @@ router = APIRouter(tags=["metrics"])
     response_class=Response,
     responses={200: {"content": {CONTENT_TYPE: {"schema": {"type": "string"}}}}},
 )
-def metrics(services: Services) -> Response:
-    return Response(services.metrics.exposition(), media_type=CONTENT_TYPE)
+def metrics(recorded: Metrics) -> Response:
+    return Response(recorded.exposition(), media_type=CONTENT_TYPE)

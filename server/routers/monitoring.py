@@ -5,19 +5,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 from starlette.concurrency import run_in_threadpool
 
-from server.dependencies import Services, User, UserWorkspace
+from server.dependencies import Monitoring, User, UserWorkspace
 from server.models.monitoring import EndpointDrift, EndpointMetrics
+from server.routers.common import EndpointName
 from server.services.monitoring import resolve_window
-from server.validation import DATE_RANGE, TEXT_PATTERN, SupportedDatetime
+from server.validation import DATE_RANGE, SupportedDatetime
 
 router = APIRouter(prefix="/api/monitoring", tags=["monitoring"])
-EndpointName = Annotated[
-    str,
-    Path(min_length=1, max_length=63, pattern=TEXT_PATTERN, description="The serving endpoint's name"),
-]
 Start = Annotated[
     SupportedDatetime | None,
     Query(description=f"Window start, ISO 8601 with time zone, {DATE_RANGE}; default: end - 24 h"),
@@ -44,13 +41,13 @@ async def endpoint_metrics(
     name: EndpointName,
     user: User,
     ws: UserWorkspace,
-    services: Services,
+    service: Monitoring,
     start: Start = None,
     end: End = None,
 ) -> EndpointMetrics:
     window = resolve_window(start, end)
-    await run_in_threadpool(services.monitoring.authorize, ws, user, name)
-    return await run_in_threadpool(services.monitoring.metrics, name, window)
+    await run_in_threadpool(service.authorize, ws, user, name)
+    return await run_in_threadpool(service.metrics, name, window)
 
 
 @router.get(
@@ -63,10 +60,10 @@ async def endpoint_drift(
     name: EndpointName,
     user: User,
     ws: UserWorkspace,
-    services: Services,
+    service: Monitoring,
     start: Start = None,
     end: End = None,
 ) -> EndpointDrift:
     window = resolve_window(start, end)
-    await run_in_threadpool(services.monitoring.authorize, ws, user, name)
-    return await run_in_threadpool(services.monitoring.drift, name, window)
+    await run_in_threadpool(service.authorize, ws, user, name)
+    return await run_in_threadpool(service.drift, name, window)

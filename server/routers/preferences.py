@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, 
 from starlette.concurrency import run_in_threadpool
 
 from server.dependencies import Preferences, User
+from server.errors import value_too_large
 from server.models.errors import ErrorEnvelope
 from server.models.preferences import (
     DEFAULT_PAGE_SIZE,
@@ -22,7 +23,8 @@ from server.models.preferences import (
     PreferenceWrite,
 )
 from server.request_body import JsonBody
-from server.services.preferences import Precondition, etag, storable_value, too_large
+from server.routers.common import etag, precondition
+from server.services.preferences import storable_value
 from server.validation import TEXT_PATTERN
 
 router = APIRouter(prefix="/api/preferences", tags=["preferences"])
@@ -126,7 +128,7 @@ def read_preference(key: StoredKey, user: User, service: Preferences, response: 
 PREFERENCE_BODY = JsonBody(
     PreferenceWrite,
     MAX_BODY_BYTES,
-    lambda _: too_large(),
+    lambda _: value_too_large(MAX_VALUE_BYTES),
     # The body has one member, and only the value can nest: a body too deep to parse is its fault.
     nesting_field="value",
 )
@@ -162,7 +164,7 @@ async def save_preference(
 ) -> Preference:
     value_json = storable_value(body)
     preference, created = await run_in_threadpool(
-        service.save, user.user_name, key, value_json, Precondition.parse(if_match)
+        service.save, user.user_name, key, value_json, precondition(if_match)
     )
     response.headers["ETag"] = etag(preference.version)
     if created:
@@ -182,5 +184,5 @@ async def save_preference(
     },
 )
 def delete_preference(key: StoredKey, user: User, service: Preferences, if_match: IfMatch = None) -> Response:
-    service.delete(user.user_name, key, Precondition.parse(if_match))
+    service.delete(user.user_name, key, precondition(if_match))
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from server.dependencies import InferenceHistoryLog, Serving, User, UserWorkspace
@@ -26,16 +26,12 @@ from server.models.serving import (
     Prediction,
 )
 from server.request_body import JsonBody
+from server.routers.common import MAX_ENDPOINT_NAME_LENGTH, EndpointName, Offset
 from server.validation import TEXT_PATTERN
 
 router = APIRouter(prefix="/api/serving", tags=["serving"])
-EndpointName = Annotated[
-    str,
-    Path(min_length=1, max_length=63, pattern=TEXT_PATTERN, description="The serving endpoint's name"),
-]
 RECORDS_BODY = JsonBody(InvokeRequest, MAX_BODY_BYTES)
 Records = Annotated[InvokeRequest, Depends(RECORDS_BODY)]
-MAX_OFFSET = 1_000_000_000
 # OpenAPI links (FastAPI's generated operation ids): an endpoint's example request can be scored as it is,
 # and a call just made is in the caller's history of that endpoint.
 SAME_ENDPOINT = {"path.name": "$request.path.name"}
@@ -123,7 +119,7 @@ async def history(
     user: User,
     log: InferenceHistoryLog,
     limit: Annotated[int, Query(ge=1, le=MAX_HISTORY_PAGE)] = DEFAULT_HISTORY_PAGE,
-    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
-    endpoint: Annotated[str | None, Query(max_length=63, pattern=TEXT_PATTERN)] = None,
+    offset: Offset = 0,
+    endpoint: Annotated[str | None, Query(max_length=MAX_ENDPOINT_NAME_LENGTH, pattern=TEXT_PATTERN)] = None,
 ) -> InferenceHistory:
     return await run_in_threadpool(log.history, user.user_name, limit, offset, endpoint)

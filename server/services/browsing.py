@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from server.db import Database
 from server.errors import AppError
 from server.models.catalog import MAX_PAGE_SIZE
 from server.services.preferences import PreferenceService
@@ -24,14 +23,14 @@ DEFAULT_ROWS_PAGE_SIZE = 100
 
 
 class BrowsingPreferences:
-    def __init__(self, database: Database | None) -> None:
-        self._database = database
+    def __init__(self, preferences: PreferenceService | None) -> None:
+        self._preferences = preferences  # None: Lakebase is not configured
 
     def _saved(self, user: str, key: str) -> Any:
-        if self._database is None:
+        if self._preferences is None:
             return None
         try:
-            return PreferenceService(self._database).get(user, key).value
+            return self._preferences.get(user, key).value
         except AppError as error:
             if error.code != "PREFERENCE_NOT_FOUND":
                 log.warning("preference %s not applied: %s", key, error.code)

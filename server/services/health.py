@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from server.container import Container
-from server.db import migrations
+from server.clients import WorkspaceClients
+from server.db import Database, migrations
 
 log = logging.getLogger(__name__)
 
@@ -18,19 +18,24 @@ def _check(name: str, probe) -> dict:
         return {"name": name, "status": "failing", "reason": error.__class__.__name__}
 
 
-def readiness(services: Container) -> dict:
-    def workspace() -> dict:
-        services.workspace.service_principal.current_user.me()
-        return {}
+class HealthService:
+    def __init__(self, workspace: WorkspaceClients, database: Database | None) -> None:
+        self._workspace = workspace
+        self._database = database
 
-    def database() -> dict:
-        if services.database is None:
-            return {"status": "not_configured"}
-        revision, expected = services.database.schema_revision(), migrations.head()
-        if revision != expected:
-            raise RuntimeError(f"schema at {revision}, expected {expected}")
-        return {"schema_revision": revision}
+    def readiness(self) -> dict:
+        def workspace() -> dict:
+            self._workspace.service_principal.current_user.me()
+            return {}
 
-    checks = [_check("workspace", workspace), _check("database", database)]
-    status = "ready" if all(c["status"] in ("ok", "not_configured") for c in checks) else "not_ready"
-    return {"status": status, "checks": checks}
+        def database() -> dict:
+            if self._database is None:
+                return {"status": "not_configured"}
+            revision, expected = self._database.schema_revision(), migrations.head()
+            if revision != expected:
+                raise RuntimeError(f"schema at {revision}, expected {expected}")
+            return {"schema_revision": revision}
+
+        checks = [_check("workspace", workspace), _check("database", database)]
+        status = "ready" if all(c["status"] in ("ok", "not_configured") for c in checks) else "not_ready"
+        return {"status": status, "checks": checks}

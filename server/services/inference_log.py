@@ -17,7 +17,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from server.db import Database
-from server.errors import AppError
+from server.errors import AppError, lakebase_not_configured
 from server.models.serving import InferenceHistory, InferenceRecord
 
 log = logging.getLogger(__name__)
@@ -67,12 +67,7 @@ class InferenceLog:
 
     def _database(self) -> Database:
         if self._db is None:
-            raise AppError(
-                503,
-                "LAKEBASE_NOT_CONFIGURED",
-                "Lakebase is not configured for this app, so there is no inference history: "
-                "set PGHOST, PGDATABASE and PGUSER.",
-            )
+            raise lakebase_not_configured()
         return self._db
 
     def record(self, call: InferenceCall) -> int | None:

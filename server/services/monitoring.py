@@ -30,7 +30,7 @@ from databricks.sdk.errors import NotFound, PermissionDenied
 
 from server.config import Settings
 from server.db import Database
-from server.errors import AppError
+from server.errors import AppError, lakebase_not_configured
 from server.models.monitoring import (
     DEFAULT_WINDOW,
     MAX_WINDOW,
@@ -204,12 +204,7 @@ class MonitoringService:
 
     def _db(self) -> Database:
         if self._database is None:
-            raise AppError(
-                503,
-                "LAKEBASE_NOT_CONFIGURED",
-                "Lakebase is not configured for this app, so there is no inference log to monitor: "
-                "set PGHOST, PGDATABASE and PGUSER.",
-            )
+            raise lakebase_not_configured()
         return self._database
 
     @contextmanager

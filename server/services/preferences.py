@@ -10,12 +10,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from server.db import Database
-from server.errors import AppError
+from server.errors import AppError, value_too_large
 from server.models.preferences import (
     MAX_VALUE_BYTES,
     MAX_VALUE_DEPTH,
@@ -25,33 +24,18 @@ from server.models.preferences import (
 )
 
 _COLUMNS = "key, value::text, version, created_at, updated_at"
-_ETAG = re.compile(r'^"(\d{1,19})"$')
 
 
 class UnreadableValue(ValueError):
     """A stored value this API cannot represent (not written by this app)."""
 
 
-def etag(version: int) -> str:
-    return f'"{version}"'
-
-
 @dataclass(frozen=True)
 class Precondition:
-    """A parsed If-Match header: ``*`` (any current version) or the versions the client has seen."""
+    """A change only if the stored version is one the client has seen (or any version, for ``*``)."""
 
     any_version: bool
     versions: tuple[int, ...]
-
-    @classmethod
-    def parse(cls, header: str | None) -> Precondition | None:
-        if header is None:
-            return None
-        tags = [tag.strip() for tag in header.split(",") if tag.strip()]
-        if "*" in tags:
-            return cls(True, ())
-        # If-Match compares strongly (RFC 9110): weak or malformed tags match nothing.
-        return cls(False, tuple(int(m[1]) for tag in tags if (m := _ETAG.match(tag))))
 
 
 def invalid(field: str, issue: str) -> AppError:
@@ -70,15 +54,6 @@ def precondition_failed(key: str) -> AppError:
         "PRECONDITION_FAILED",
         f"The preference {key!r} has changed since you read it (or no longer exists); "
         "read it again and retry with its current ETag.",
-    )
-
-
-def too_large() -> AppError:
-    return AppError(
-        413,
-        "VALUE_TOO_LARGE",
-        f"A preference value may be at most {MAX_VALUE_BYTES} bytes of JSON.",
-        details=[{"field": "value", "issue": f"larger than {MAX_VALUE_BYTES} bytes"}],
     )
 
 
@@ -124,7 +99,7 @@ def storable_value(request: PreferenceWrite) -> str:
     except ValueError as error:  # the body reader lets no non-finite number through; kept as a guard
         raise invalid("value", "cannot be stored as JSON") from error
     if len(text.encode("utf-8")) > MAX_VALUE_BYTES:
-        raise too_large()
+        raise value_too_large(MAX_VALUE_BYTES)
     return text
 
 

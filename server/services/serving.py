@@ -30,7 +30,7 @@ from databricks.sdk import WorkspaceClient
 from databricks.sdk.errors import BadRequest, DatabricksError, NotFound
 
 from server.config import Settings
-from server.errors import AppError, from_workspace_error
+from server.errors import AppError, from_workspace_error, payload_too_large
 from server.models.serving import (
     BatchPrediction,
     ChunkResult,
@@ -60,10 +60,6 @@ def _utc(ms: int | None) -> dt.datetime | None:
 
 def endpoint_not_found(name: str) -> AppError:
     return AppError(404, "ENDPOINT_NOT_FOUND", f"There is no serving endpoint named '{name}'.")
-
-
-def too_large(message: str) -> AppError:
-    return AppError(413, "PAYLOAD_TOO_LARGE", message)
 
 
 @dataclass
@@ -335,7 +331,7 @@ class ServingService:
         self, ws: WorkspaceClient, user: str, name: str, records: list[dict[str, Any]], request_id: str
     ) -> Prediction:
         if len(records) > self._settings.serving_max_records:
-            raise too_large(
+            raise payload_too_large(
                 f"A real-time call takes at most {self._settings.serving_max_records} records "
                 f"({len(records)} sent); use batch inference for more."
             )
@@ -358,7 +354,7 @@ class ServingService:
     ) -> BatchPrediction:
         settings = self._settings
         if len(records) > settings.serving_batch_max_records:
-            raise too_large(
+            raise payload_too_large(
                 f"A batch takes at most {settings.serving_batch_max_records} records ({len(records)} sent)."
             )
         await self._checked(ws, user, name, records, request_id)
