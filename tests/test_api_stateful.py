@@ -16,7 +16,6 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 import pytest
@@ -64,16 +63,17 @@ class UserB:
 
     def probe_preference(self, key: str) -> None:
         never = f"never.{uuid.uuid4().hex[:12]}"
-        for method, headers in (("GET", {}), ("DELETE", {}), ("PUT", {"If-Match": "*"})):
-            body = {"json": {"value": "from B"}} if method == "PUT" else {}
-            seen = self.app.request(method, preference_url(key), headers=headers, **body)
-            missing = self.app.request(method, preference_url(never), headers=headers, **body)
-            self.saw_like_missing(f"preference ({method})", seen, missing, (key, never))
+        probes = {
+            "read": self.app.preference,
+            "delete": self.app.delete_preference,
+            "change (If-Match: *)": lambda name: self.app.save_preference(name, "from B", if_match="*"),
+        }
+        for what, probe in probes.items():
+            self.saw_like_missing(f"preference: {what}", probe(key), probe(never), (key, never))
 
     def probe_calls(self) -> None:
-        history = "/api/serving/history"
-        seen = self.app.get(history, params={"endpoint": self.endpoint})
-        missing = self.app.get(history, params={"endpoint": f"never-{uuid.uuid4().hex[:8]}"})
+        seen = self.app.inference_history(endpoint=self.endpoint)
+        missing = self.app.inference_history(endpoint=f"never-{uuid.uuid4().hex[:8]}")
         self.saw_like_missing("calls in the history", seen, missing, (None, None))
 
 
@@ -99,7 +99,7 @@ def explore(stack: Stack, user: Person, other: Person, endpoint: str) -> Explora
     headers = {USER_TOKEN_HEADER: user.token}
     # What users create (preferences, calls) and what they create them with (endpoints): the rest of the
     # API only reads, and the negative and coverage phases cover it (tests/test_api_fuzz.py).
-    document = user.app.quiet().get("/api/openapi.json").json()
+    document = user.app.quiet().openapi().json()
     document["paths"] = {
         path: item for path, item in document["paths"].items() if path.startswith(STATEFUL_PATHS)
     }
@@ -178,15 +178,11 @@ def comparable(response: httpx.Response, name: str | None = None) -> dict[str, A
     return {"status": response.status_code, "body": body, "headers": headers}
 
 
-def preference_url(key: str) -> str:
-    return f"/api/preferences/{quote(key, safe='')}"
-
-
 def all_preferences(client: Any) -> dict[str, Any]:
     found: dict[str, Any] = {}
     token = None
     while True:
-        page = client.get("/api/preferences", params={"limit": 100, "page_token": token}).json()
+        page = client.preferences(limit=100, page_token=token).json()
         found |= {item["key"]: (item["value"], item["version"]) for item in page["items"]}
         token = page.get("next_page_token")
         if not token:
@@ -213,13 +209,13 @@ def test_what_one_user_creates_another_cannot_tell_from_missing(stack: Stack, en
     # The app's own links (server/routers/preferences.py, serving.py) were followed, on both sides.
     assert followed & {"ReadIt", "ChangeItFromThisVersion", "DeleteItFromThisVersion", "DeleteIt"}, followed
     assert followed & {"ScoreTheExample", "ScoreTheExampleInABatch", "FindTheCallInMyHistory"}, followed
-    assert exploration.probes["preference (GET)"] >= 3 and exploration.probes["calls in the history"] >= 3
+    assert exploration.probes["preference: read"] >= 3 and exploration.probes["calls in the history"] >= 3
 
     # After the run, from the outside: B lists none of A's keys, sees no call at all, changed nothing.
     a_holds = all_preferences(a_app)
     assert not set(all_preferences(b_app)) & set(a_holds)
-    assert b_app.get("/api/serving/history").json()["total"] == 0
-    assert a_app.get("/api/serving/history", params={"endpoint": endpoint}).json()["total"] > 0
+    assert b_app.inference_history().json()["total"] == 0
+    assert a_app.inference_history(endpoint=endpoint).json()["total"] > 0
     for key in a_holds:
-        b_app.put(preference_url(key), headers={"If-Match": "*"}, json={"value": "from B"})
+        b_app.save_preference(key, "from B", if_match="*")
     assert all_preferences(a_app) == a_holds, "B changed A's preferences"
