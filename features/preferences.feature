@@ -133,6 +133,12 @@ Feature: Preferences
       | theme    | text holding half of a surrogate pair  | value           |
       | theme    | a value whose object names a key twice | value.page_size |
 
+  @US1_7 @critical
+  Scenario: A value sent as plain text is refused, and nothing is stored
+    When Ana saves "theme" as "dark" sent as plain text
+    Then the request is refused with status 415 as "UNSUPPORTED_MEDIA_TYPE"
+    And she has no saved preferences
+
   @US1_8 @critical
   Scenario: A value at the size limit is saved; one byte more is refused and changes nothing
     When Ana saves "notes" as a value of exactly the size limit

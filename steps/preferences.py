@@ -147,14 +147,19 @@ def opens_in_tabs(people: Cast, who: str, tabs: str) -> list[httpx.Response]:
     return answers
 
 
-@when(parsers.re(rf"{PERSON} saves {KEY} as (?P<phrase>.+)"), target_fixture="response")
-def saves(people: Cast, saved: Saved, who: str, key: str, phrase: str) -> httpx.Response:
-    """Saves a value (or one of the named invalid bodies) under a key."""
+@when(
+    parsers.re(rf"{PERSON} saves {KEY} as (?P<phrase>.+?)(?P<plain> sent as plain text)?$"),
+    target_fixture="response",
+)
+def saves(people: Cast, saved: Saved, who: str, key: str, phrase: str, plain: str | None) -> httpx.Response:
+    """Saves a value (or one of the named invalid bodies) under a key; "sent as plain text": the same JSON
+    with Content-Type text/plain, as a form on another site can send it without asking."""
     person = people.subject(who)
-    if phrase in INVALID_BODIES:
+    if phrase in INVALID_BODIES or plain:
         # Sent quietly and summarised by hand: the usual attachment would try to pretty-print the bad body.
-        content = INVALID_BODIES[phrase]
-        response = person.app.quiet().save_preference_body(key, content)
+        content = INVALID_BODIES.get(phrase) or json.dumps({"value": value_of(phrase)}).encode()
+        media = "text/plain" if plain else "application/json"
+        response = person.app.quiet().save_preference_body(key, content, media)
         path = response.request.url.path
         summarise(
             f"PUT {path} → {response.status_code}",
