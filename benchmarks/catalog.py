@@ -26,7 +26,7 @@ from fixtures.data import catalog as data
 from fixtures.drivers.factories import Factory
 from fixtures.drivers.workspace_admin import WorkspaceAdmin
 from fixtures.stack.mock import start_mock_stack
-from fixtures.workspace.sql_statements import WAREHOUSE_ID
+from fixtures.workspace.sql import WAREHOUSE_ID
 
 OUT = Path(__file__).resolve().parent.parent / "reports" / "benchmarks" / "catalog.json"
 READ = [Privilege.USE_CATALOG, Privilege.USE_SCHEMA, Privilege.SELECT]

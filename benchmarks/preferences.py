@@ -164,6 +164,10 @@ def benchmark_app(
     logs: Path,
 ) -> dict:
     app_port = free_port()
+    # The app gets its Postgres password from Lakebase credentials, as in production: register the instance.
+    FakeControl(workspace["DATABRICKS_HOST"]).add_database_instance(
+        "benchmark-lakebase", postgres.admin_settings(), {workspace["DATABRICKS_CLIENT_ID"]: APP_ROLE}
+    )
     env = {
         **os.environ,
         **workspace,

@@ -12,6 +12,8 @@ Feature: Working across the app's services
   Scenario: Browse, read rows, score them and find the call in the history
     Given Ana is a workspace user in the group "analysts"
     And Ana may read the catalog "crm"
+    And Ana may use the SQL warehouse
+    And Ana may query the endpoint "churn-flow"
     When Ana browses from her catalogs down to the table "crm.churn.customers"
     And Ana reads 8 rows of "crm.churn.customers" from offset 10
     And she scores those rows with the endpoint "churn-flow"
@@ -23,6 +25,7 @@ Feature: Working across the app's services
     Given the reference catalogs "sales" and "hr"
     And Ana is a workspace user in the group "analysts"
     And Ana may read the catalog "sales"
+    And Ana may use the SQL warehouse
     And Ana has saved "catalog.page_size" as the number 25
     When Ana reads the table "sales.retail.orders"
     Then she gets rows 1 to 25 of "sales.retail.orders" and a total of 240
@@ -34,6 +37,7 @@ Feature: Working across the app's services
     And Ben has saved "catalog.page_size" as the number 5
     And Ana is a workspace user in the group "analysts"
     And Ana may read the catalog "sales"
+    And Ana may use the SQL warehouse
     When Ana reads the table "sales.retail.orders"
     Then she gets rows 1 to 100 of "sales.retail.orders" and a total of 240
     Given Ana has saved "catalog.page_size" as the number 7
@@ -45,6 +49,7 @@ Feature: Working across the app's services
     Given the reference catalogs "sales" and "hr"
     And Ana is a workspace user in the group "analysts"
     And Ana may read the catalog "sales"
+    And Ana may use the SQL warehouse
     And Ana has saved "catalog.page_size" as the number 5000
     When Ana reads the table "sales.retail.orders"
     Then she gets rows 1 to 100 of "sales.retail.orders" and a total of 240
@@ -54,6 +59,7 @@ Feature: Working across the app's services
     Given the reference catalogs "sales" and "hr"
     And Ana is a workspace user in the group "analysts"
     And Ana may read the catalog "sales"
+    And Ana may use the SQL warehouse
     And Ana has saved "catalog.page_size" as the number 25
     When the database goes down
     And Ana reads the table "sales.retail.orders"
@@ -64,6 +70,7 @@ Feature: Working across the app's services
     Given the reference catalogs "sales" and "hr"
     And Ana is a workspace user in the group "analysts"
     And Ana may read the catalog "sales"
+    And Ana may use the SQL warehouse
     And Ana uses an app that has no Lakebase configured
     When Ana reads the table "sales.retail.orders"
     Then she gets rows 1 to 100 of "sales.retail.orders" and a total of 240
@@ -71,6 +78,8 @@ Feature: Working across the app's services
   @US4_3 @critical @fault_injection
   Scenario: Several analysts run the whole flow at once, each seeing only their own data
     Given 6 analysts who may read the catalog "crm"
+    And those analysts may use the SQL warehouse
+    And those analysts may query the endpoint "churn-flow"
     When they all run the whole flow at once on the endpoint "churn-flow", each with a page size of their own
     Then each of them read a page of their own size, scored it and finds only that call in their history
     And the same customers get the same predictions whoever scores them
@@ -79,6 +88,8 @@ Feature: Working across the app's services
   Scenario: After many scoring calls the whole history is kept, and only mine
     Given Ana is a workspace user in the group "analysts"
     And Ben is a workspace user in the group "analysts"
+    And Ana may query the endpoint "churn-flow"
+    And Ben may query the endpoint "churn-flow"
     And Ben has sent 20 customers one at a time to the endpoint "churn-flow"
     And Ana has sent 250 customers one at a time to the endpoint "churn-flow"
     Then Ana's whole inference history holds each of her 250 calls once

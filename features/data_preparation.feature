@@ -45,6 +45,7 @@ Feature: Data preparation
   @US8_1 @critical
   Scenario: Prepared customers are written to a Unity Catalog table with change data feed on
     Given the catalog "ml" with the schema "churn" for model data
+    And the volume "ml.churn.landing" where prepared files are staged
     When churn data from 400 synthetic customers with seed 7 is prepared into the table "ml.churn.customers"
     Then the table "ml.churn.customers" holds exactly the prepared customers
     And the table "ml.churn.customers" has change data feed enabled
@@ -61,3 +62,13 @@ Feature: Data preparation
     And validation names "table property delta.enableChangeDataFeed is not true"
     And validation names "40 rows, at least 100 expected"
     And validation names "column 'region': 2 null values"
+
+  @US8_6 @critical @large_data
+  Scenario: A million customers reach the table as files in a volume and come back through external links
+    Given the catalog "ml" with the schema "churn" for model data
+    And the volume "ml.churn.landing" where prepared files are staged
+    When churn data from 1000000 synthetic customers with seed 7 is prepared into the table "ml.churn.customers"
+    Then the volume "ml.churn.landing" holds the 990000 prepared customers as Parquet files
+    And the table "ml.churn.customers" holds exactly the prepared customers
+    And the table "ml.churn.customers" comes back through more than one external link
+    And the table "ml.churn.customers" has change data feed enabled

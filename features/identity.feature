@@ -58,3 +58,52 @@ Feature: Identity
       | credentials                                   | code          |
       | without signing in                            | MISSING_TOKEN |
       | with a token the workspace never issued       | INVALID_TOKEN |
+
+  @US0_2 @fault_injection @critical
+  Scenario: A token that expires while the app still knows its user is refused from then on
+    Given Ana signed in with a token that expires in one minute
+    When Ana opens her profile
+    Then she sees her own email and display name
+    When a minute passes in the workspace
+    And Ana lists the catalogs
+    Then the request is refused with status 401 as "INVALID_TOKEN"
+    When Ana opens her profile
+    Then the request is refused with status 401 as "INVALID_TOKEN"
+
+  Rule: The app acts for a user only within the user API scopes it declares
+
+    @US0_4 @critical
+    Scenario: With exactly the scopes it declares, the app does everything it offers
+      Given the reference catalogs "sales" and "hr"
+      And Ana may read the catalog "sales"
+      And Ana may use the SQL warehouse
+      And the endpoint "churn" serves version 1 of the churn model
+      And Ana may query the endpoint "churn"
+      When Ana lists the catalogs
+      Then she sees the catalogs "sales"
+      When Ana lists the tables of "sales.retail" with their details
+      Then she sees the tables "orders", "customers" and "products"
+      When Ana reads the table "sales.retail.orders"
+      Then she gets rows 1 to 100 of "sales.retail.orders" and a total of 240
+      When Ana scores 2 customers with the endpoint "churn"
+      Then she gets version 1 of the churn model's own predictions for those customers
+
+    @US0_4 @critical @fault_injection
+    Scenario Outline: Without "<scope>" what needs it is refused, naming the scope; the rest still works
+      Given the reference catalogs "sales" and "hr"
+      And Ana may read the catalog "sales"
+      And Ana may use the SQL warehouse
+      And Ana uses the app with a token that lacks the scope "<scope>"
+      When <refused>
+      Then the request is refused for lack of the scope "<scope>"
+      When <works>
+      Then <outcome>
+
+      Examples:
+        | scope                     | refused                                   | works                                     | outcome                                                                |
+        | sql                       | Ana reads the table "sales.retail.orders" | Ana lists the schemas of "sales"          | she sees the schemas "retail" and "finance"                            |
+        | catalog.catalogs:read     | Ana lists the catalogs                    | Ana reads the table "sales.retail.orders" | she gets rows 1 to 100 of "sales.retail.orders" and a total of 240     |
+        | catalog.schemas:read      | Ana lists the schemas of "sales"          | Ana lists the catalogs                    | she sees the catalogs "sales"                                          |
+        | catalog.tables:read       | Ana lists the table names of "sales.retail" | Ana lists the schemas of "sales"        | she sees the schemas "retail" and "finance"                            |
+        | serving.serving-endpoints | Ana lists the serving endpoints           | Ana reads the table "sales.retail.orders" | she gets rows 1 to 100 of "sales.retail.orders" and a total of 240     |
+

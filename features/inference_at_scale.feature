@@ -7,6 +7,7 @@ Feature: Inference history and concurrency at scale
   Background:
     Given Ana is a workspace user in the group "analysts"
     And the endpoint "churn" serves version 1 of the churn model
+    And Ana may query the endpoint "churn"
 
   @US6_2 @critical
   Scenario: 500 logged calls page consistently for every limit and offset
@@ -16,5 +17,6 @@ Feature: Inference history and concurrency at scale
   @US7_2 @critical
   Scenario: 60 inferences at once all succeed, correct and logged
     Given Ben is a workspace user
+    And Ben may query the endpoint "churn"
     When 60 inferences run at once for Ana and Ben on the endpoint "churn"
     Then every call succeeds with the model's own predictions and is in its caller's history

@@ -7,12 +7,14 @@ Feature: Model serving
   Background:
     Given Ana is a workspace user in the group "analysts"
     And the endpoint "churn" serves version 1 of the churn model
+    And Ana may query the endpoint "churn"
 
   Rule: Endpoints and their models
 
     @US3_1 @critical
     Scenario: Endpoints are listed with their state and served models
       Given the endpoint "churn-next" serves version 2 of the churn model
+      And Ana may see the endpoint "churn-next"
       When Ana lists the serving endpoints
       Then she sees the endpoint "churn" ready, serving version 1 of the churn model
       And she sees the endpoint "churn-next" ready, serving version 2 of the churn model
@@ -25,6 +27,7 @@ Feature: Model serving
     @US3_2 @normal @fault_injection
     Scenario: An endpoint still being created is not ready and serves no model yet
       Given the endpoint "churn-new" is still being created
+      And Ana may see the endpoint "churn-new"
       When Ana opens the endpoint "churn-new"
       Then she sees it is not ready yet, being updated, with no model served
 
@@ -44,12 +47,14 @@ Feature: Model serving
     @US3_4 @minor
     Scenario: A model without a signature has an unknown schema and a helpful message
       Given the endpoint "legacy" serves a model without a signature
+      And Ana may query the endpoint "legacy"
       When Ana asks for the input schema of the endpoint "legacy"
       Then the schema type is "unknown" with a message saying how to get one
 
     @US3_4 @US3_5 @normal
     Scenario: A model without a signature still scores customers, unchecked
       Given the endpoint "legacy" serves a model without a signature
+      And Ana may query the endpoint "legacy"
       When Ana scores 4 customers with the endpoint "legacy"
       Then she gets the model without a signature's own predictions for those customers
 
@@ -64,6 +69,7 @@ Feature: Model serving
     @US3_7 @critical
     Scenario: The history pages and shows only one's own calls
       Given Ben is a workspace user
+      And Ben may query the endpoint "churn"
       And Ana has scored customers 3 times with the endpoint "churn"
       And Ben has scored customers 2 times with the endpoint "churn"
       When Ana reads her inference history 2 at a time
@@ -115,6 +121,7 @@ Feature: Model serving
     @US3_7 @normal
     Scenario: The history can be narrowed to one endpoint
       Given the endpoint "churn-next" serves version 2 of the churn model
+      And Ana may query the endpoint "churn-next"
       And Ana has scored customers 3 times with the endpoint "churn"
       And Ana has scored customers 2 times with the endpoint "churn-next"
       When Ana reads her inference history of the endpoint "churn-next"
@@ -164,8 +171,45 @@ Feature: Model serving
     @US3_12 @critical
     Scenario: An 80/20 split serves each version in that proportion
       Given the endpoint "churn-ab" sends 80% of its traffic to version 1 and 20% to version 2 of the churn model
+      And Ana may query the endpoint "churn-ab"
       When Ana opens the endpoint "churn-ab"
       Then the endpoint's traffic is split 80/20 between versions 1 and 2
       When Ana scores one customer 400 times with the endpoint "churn-ab"
       Then version 1 answers 80% of the calls, within 3 standard deviations
       And each answer is the own prediction of the version it names, and the history names the same versions
+
+  Rule: Who may use an endpoint is the workspace's decision, and the app tells others nothing
+
+    @US3_13 @blocker
+    Scenario: A user without permission learns nothing, even right after a permitted user filled the caches
+      Given Ben is a workspace user
+      When Ana asks for the input schema of the endpoint "churn"
+      And Ana scores 2 customers with the endpoint "churn"
+      And Ben asks for the input schema of the endpoint "churn"
+      Then the refusal is the one for an endpoint that does not exist, naming the endpoint "churn"
+      When Ben scores customers missing "support_tickets" and with an extra "favourite_colour" with the endpoint "churn"
+      Then the refusal is the one for an endpoint that does not exist, naming the endpoint "churn"
+      When Ben opens the endpoint "churn"
+      Then the refusal is the one for an endpoint that does not exist, naming the endpoint "churn"
+      When Ben reads his inference history of the endpoint "churn"
+      Then the refusal is the one for an endpoint that does not exist, naming the endpoint "churn"
+      When Ben lists the serving endpoints
+      Then he does not see the endpoint "churn" among the serving endpoints
+
+    @US3_13 @critical
+    Scenario: Seeing an endpoint is not querying it
+      Given Ben is a workspace user
+      And Ben may see the endpoint "churn"
+      When Ben opens the endpoint "churn"
+      Then he sees it is ready and sends all traffic to version 1 of the churn model
+      When Ben scores 1 customer with the endpoint "churn"
+      Then the request is refused with status 403 as "PERMISSION_DENIED"
+
+    @US3_13 @US5_3 @critical
+    Scenario: A permission taken away is refused on the very next request, cached schema or not
+      When Ana asks for the input schema of the endpoint "churn"
+      And the workspace admin takes away Ana's permission on the endpoint "churn"
+      And Ana asks for the input schema of the endpoint "churn"
+      Then the refusal is the one for an endpoint that does not exist, naming the endpoint "churn"
+      When Ana scores 1 customer with the endpoint "churn"
+      Then the refusal is the one for an endpoint that does not exist, naming the endpoint "churn"

@@ -8,6 +8,8 @@ Feature: Monitoring served models
     Given Mia is a workspace user in the group "model-monitors"
     And Ana is a workspace user in the group "analysts"
     And the endpoint "churn-watch" serves the reference churn model
+    And Ana may query the endpoint "churn-watch"
+    And Mia may see the endpoint "churn-watch"
 
   Rule: Metrics per endpoint and per served version
 
@@ -71,6 +73,8 @@ Feature: Monitoring served models
     @US9_2 @normal
     Scenario: A model trained without a profile cannot be checked for drift, and says why
       Given the endpoint "churn" serves version 1 of the churn model
+      And Ana may query the endpoint "churn"
+      And Mia may see the endpoint "churn"
       And Ana has scored customers 3 times with the endpoint "churn"
       When Mia checks the endpoint "churn" for drift
       Then drift cannot be measured: the served model has no training profile
@@ -102,12 +106,23 @@ Feature: Monitoring served models
     @US9_4 @normal
     Scenario: Each endpoint's metrics count only its own calls
       Given the endpoint "churn-other" serves the reference churn model
+      And Ana may query the endpoint "churn-other"
+      And Mia may see the endpoint "churn-other"
       And Ana has sent 4 customers one at a time to the endpoint "churn-watch"
       And Ana has sent 7 customers one at a time to the endpoint "churn-other"
       When Mia looks at the metrics of the endpoint "churn-watch"
       Then she sees 4 requests with 0 errors, an error rate of 0%
       When Mia looks at the metrics of the endpoint "churn-other"
       Then she sees 7 requests with 0 errors, an error rate of 0%
+
+    @US9_4 @US3_13 @critical
+    Scenario: A monitor who may not see an endpoint gets the answer for one that does not exist
+      Given Ana has sent 5 customers one at a time to the endpoint "churn-watch"
+      And the workspace admin takes away Mia's permission on the endpoint "churn-watch"
+      When Mia looks at the metrics of the endpoint "churn-watch"
+      Then the refusal is the one for an endpoint that does not exist, naming the endpoint "churn-watch"
+      When Mia checks the endpoint "churn-watch" for drift
+      Then the refusal is the one for an endpoint that does not exist, naming the endpoint "churn-watch"
 
     @US9_4 @normal
     Scenario: An endpoint that does not exist

@@ -14,6 +14,7 @@ Feature: The pipeline's command line
     @US8_1 @critical
     Scenario: Preparing churn data into a table writes it and validates it
       Given the catalog "ml" with the schema "churn" for model data
+      And the volume "ml.churn.landing" where prepared files are staged
       When the engineer prepares churn data from 400 synthetic customers with seed 7 into the table "ml.churn.customers" on the command line
       Then the command reports 396 customers written to the table "ml.churn.customers" and validated there
       And the table "ml.churn.customers" holds exactly the prepared customers
@@ -22,6 +23,7 @@ Feature: The pipeline's command line
     @US8_1 @US8_2 @normal
     Scenario: Training from a table larger than one result chunk uses every customer
       Given the catalog "ml" with the schema "churn" for model data
+      And the volume "ml.churn.landing" where prepared files are staged
       And churn data from 2100 synthetic customers with seed 7 is prepared into the table "ml.churn.customers"
       When the engineer trains the churn model from the table "ml.churn.customers" on the command line
       Then the training run learned from all 2079 customers of the table

@@ -172,3 +172,20 @@ Feature: Preferences
       | quotes   | She said "hi", then 'bye' \\ and left    |
       | percent  | 100% of %s and {braces} and $1           |
       | scripts  | שלום עולם مرحبا بالعالم                  |
+
+  Rule: The database password is a short-lived Lakebase credential
+
+    @US1_10 @fault_injection @critical
+    Scenario: When the credential expires the app gets a new one and nobody sees an error
+      Given Ana has saved "theme" as "dark"
+      When the app's database credential expires and Lakebase closes its connections
+      Then she sees "theme" as "dark"
+      And the app got a new database credential
+      When Ana saves "theme" as "light"
+      Then the preference is updated
+
+    @US1_10 @fault_injection @normal
+    Scenario: A Lakebase instance that does not exist stops the app at start-up, saying so
+      When the app starts with the Lakebase instance "no-such-lakebase"
+      Then the app stops, saying the Lakebase instance "no-such-lakebase" does not exist
+

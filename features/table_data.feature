@@ -7,6 +7,7 @@ Feature: Reading table data
   Background:
     Given the reference catalogs "sales" and "hr"
     And Ana is a workspace user in the group "analysts"
+    And Ana may use the SQL warehouse
 
   Rule: Rows page with limit and offset and report the total
 
@@ -150,7 +151,41 @@ Feature: Reading table data
       When Ana reads the table "sales.retail.orders"
       Then the request is refused with status 503 as "WAREHOUSE_NOT_CONFIGURED"
 
+  Rule: The app waits for the SQL warehouse, within its patience
+
+    # The warehouse's start-up and query times are set through the fake's control API; a second app instance
+    # with a short patience keeps the scenarios to a fraction of a second.
+    @US2_10 @fault_injection @critical
+    Scenario: A stopped warehouse starts and the rows arrive
+      Given Ana may read the catalog "sales"
+      And Ana uses an app that waits at most 2 seconds for the SQL warehouse
+      And the SQL warehouse is stopped and takes 0.3 seconds to start
+      When Ana reads the table "sales.retail.orders"
+      Then she gets rows 1 to 100 of "sales.retail.orders" and a total of 240
+      And the SQL warehouse is running
+
+    @US2_10 @fault_injection @critical
+    Scenario Outline: A warehouse <state> for longer than the app waits: try again later
+      Given Ana may read the catalog "sales"
+      And Ana uses an app that waits at most 0.3 seconds for the SQL warehouse
+      And <slowness>
+      When Ana reads the table "sales.retail.orders"
+      Then the request is refused with status 503 as "WAREHOUSE_BUSY"
+      And she is told to retry after a few seconds
+
+      Examples:
+        | state    | slowness                                                                      |
+        | starting | the SQL warehouse is stopped and takes 5 seconds to start                     |
+        | busy     | the SQL warehouse takes 5 seconds to answer queries on "sales.retail.orders" |
+
   Rule: Permissions are checked on every request
+
+    @US2_10 @blocker
+    Scenario: Someone who may read the table but not use the SQL warehouse is refused
+      Given Ben is a workspace user in the group "analysts"
+      And Ben may read the catalog "sales"
+      When Ben reads the table "sales.retail.orders"
+      Then the request is refused with status 403 as "PERMISSION_DENIED"
 
     @US2_7 @blocker
     Scenario: Rows of a table she may not read are refused
@@ -227,11 +262,22 @@ Feature: Reading table data
       When Ana reads pages of 1000 rows of "telemetry.events.readings" at offsets 0, 50000 and 99000
       Then every page holds the right readings, with a total of 100,000
 
+  Rule: Pages larger than the SQL warehouse sends inline are still whole
+
+    @US2_11 @critical
+    Scenario: A page of rows too large to come inline
+      Given the table "lab.signals.waveforms" holds 1,000 sensor readings with waveforms
+      And Ana may read the catalog "lab"
+      When Ana reads a page of 1000 rows of "lab.signals.waveforms" at offset 0
+      Then every page holds the right readings, with a total of 1,000
+      And each page is larger than the SQL warehouse's inline limit
+
   Rule: Many readers at once
 
     # Sixty distinct users exist only in the fake (created through its control API); live has fixed accounts.
     @US7_4 @critical @fault_injection
     Scenario: Sixty users read the same table at the same time
       Given 60 analysts who may read the catalog "sales"
+      And those analysts may use the SQL warehouse
       When they all read the first 50 rows of "sales.retail.orders" at the same time
       Then all of them get rows 1 to 50 of "sales.retail.orders"

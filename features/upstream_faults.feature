@@ -8,6 +8,7 @@ Feature: Recovering from upstream faults
     Given the reference catalogs "sales" and "hr"
     And Ana is a workspace user in the group "analysts"
     And Ana may read the catalog "sales"
+    And Ana may use the SQL warehouse
 
   Rule: Brief refusals (429, 503) are retried and the request succeeds
 
@@ -95,6 +96,7 @@ Feature: Recovering from upstream faults
     @US5_2 @critical @fault_injection
     Scenario Outline: Model Serving briefly refuses with <status>
       Given the endpoint "churn-retry" serves the reference churn model
+      And Ana may query the endpoint "churn-retry"
       And Model Serving refuses the next 2 requests with status <status>
       And Ana has sent 3 customers one at a time to the endpoint "churn-retry"
       Then Model Serving was asked again after each refusal
@@ -108,6 +110,7 @@ Feature: Recovering from upstream faults
     @US5_5 @critical @fault_injection
     Scenario: Model Serving fails for good: a structured error, and a complete record of the failed call
       Given the endpoint "churn-retry" serves the reference churn model
+      And Ana may query the endpoint "churn-retry"
       And Model Serving fails with status 500 on every request
       When Ana scores 1 customer with the endpoint "churn-retry"
       Then the answer is a structured error with status 502, without internals

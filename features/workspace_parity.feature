@@ -10,6 +10,7 @@ Feature: Parity between the fake workspace and a real one
     Given the reference catalogs "sales" and "hr"
     And Ana is a workspace user in the group "analysts"
     And Ana may read the catalog "sales"
+    And Ana may use the SQL warehouse
     When the workspace calls from here on are recorded as run "A"
     And Ana reads the table "sales.retail.orders"
     And the workspace admin revokes Ana's access to the catalog "sales"

@@ -38,12 +38,15 @@ MlflowStore(Path(sys.argv[1]), Path(sys.argv[2])).ensure_schema()' "$MLFLOW_STOR
 
 MLFLOW_URI="sqlite:///$MLFLOW_STORE/mlflow.db"
 PORT=$("$PY" -c 'from fixtures.workspace.server import free_port; print(free_port())')
+# Postgres takes the app's role with a password only: the fake's Lakebase credentials set it, as the
+# Postgres administrator whose settings --admin-file writes (read by the fake when the first one is asked).
+"$PY" -m fixtures.stack.postgres --data-dir "$PG_DATA" --database acceptance_live \
+  --env-file "$WORK/pg.env" --admin-file "$WORK/pg-admin.json" >"$WORK/postgres.log" 2>&1 &
+pids+=($!)
 MLFLOW_TRACKING_URI="$MLFLOW_URI" MLFLOW_REGISTRY_URI="$MLFLOW_URI" \
   "$PY" -m fixtures.workspace --port "$PORT" --without-control-api \
-  --seed fixtures/data/live_seed.json --write-config "$WORK/databrickscfg" >"$WORK/workspace.log" 2>&1 &
-pids+=($!)
-"$PY" -m fixtures.stack.postgres --data-dir "$PG_DATA" --database acceptance_live \
-  --env-file "$WORK/pg.env" >"$WORK/postgres.log" 2>&1 &
+  --seed fixtures/data/live_seed.json --write-config "$WORK/databrickscfg" \
+  --database-admin-file "$WORK/pg-admin.json" >"$WORK/workspace.log" 2>&1 &
 pids+=($!)
 wait_for "fake workspace" 30 curl -sf "http://127.0.0.1:$PORT/.well-known/databricks-config" \
   || { cat "$WORK/workspace.log" >&2; exit 1; }
@@ -61,7 +64,7 @@ live_env=(
   DATABRICKS_CONFIG_FILE="$WORK/databrickscfg"
   ACCEPTANCE_USER_PROFILES="Ana=ana,Ben=ben,Mia=mia" ACCEPTANCE_APP_PROFILE=app
   LAKEBASE_INSTANCE_NAME=acceptance-lakebase
-  DATABRICKS_WAREHOUSE_ID="$("$PY" -c 'from fixtures.workspace.sql_statements import WAREHOUSE_ID; print(WAREHOUSE_ID)')"
+  DATABRICKS_WAREHOUSE_ID="$("$PY" -c 'from fixtures.workspace.sql import WAREHOUSE_ID; print(WAREHOUSE_ID)')"
   MLFLOW_TRACKING_URI="$MLFLOW_URI" MLFLOW_REGISTRY_URI="$MLFLOW_URI"
   MLFLOW_ARTIFACT_LOCATION="file://$MLFLOW_STORE/artifacts"
   $(cat "$WORK/pg.env")

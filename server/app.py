@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from server import __version__
 from server.config import Settings
 from server.container import Container
+from server.db import Database, LakebaseConfigurationError
 from server.dependencies import current_user
 from server.errors import install_error_handlers
 from server.metrics import MetricsMiddleware
@@ -41,6 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if services.database is not None:
+            check_lakebase(services.database)
             if settings.db_migrate_on_start:
                 log.info("database schema at revision %s", services.database.migrate())
             services.database.open()
@@ -69,6 +71,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api_docs_router(app), dependencies=[Depends(current_user)])
     document_json_bodies(app)
     return app
+
+
+def check_lakebase(database: Database) -> None:
+    """A Lakebase instance the app cannot get a credential for stops it at start-up, saying why."""
+    try:
+        database.check_credentials()
+    except LakebaseConfigurationError as error:
+        log.critical("%s", error)
+        raise
 
 
 def api_docs_router(app: FastAPI) -> APIRouter:

@@ -64,3 +64,7 @@ class WorkspaceClients:
             with self._lock:
                 self._user_clients[key] = client
         return client
+
+    def forget_user(self, token: str) -> None:
+        with self._lock:
+            self._user_clients.pop(token_key(token), None)

@@ -33,6 +33,10 @@ class Settings(BaseSettings):
 
     # SQL warehouse for table rows (the Apps "sql-warehouse" resource, exposed as an env var).
     databricks_warehouse_id: str | None = None
+    # How long a table read waits for the warehouse (stopped, starting, busy) before 503 WAREHOUSE_BUSY,
+    # and the Retry-After that answer carries.
+    warehouse_patience_seconds: float = Field(30, gt=0)
+    warehouse_retry_after_seconds: int = Field(10, ge=1)
     # MLflow: tracking store and model registry (Unity Catalog in a workspace). The artifact location is
     # where new experiments keep their artifacts; unset, the tracking server decides (as Databricks does).
     mlflow_tracking_uri: str = "databricks"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import httpx
+
 from server.clients import WorkspaceClients
 from server.config import Settings
 from server.db import Database, LakebaseCredentials
@@ -16,6 +18,7 @@ from server.services.inference_log import InferenceLog
 from server.services.monitoring import MonitoringService
 from server.services.preferences import PreferenceService
 from server.services.serving import ServingService
+from server.services.warehouse import SqlWarehouse
 
 
 def build_database(settings: Settings, workspace: WorkspaceClients | None = None) -> Database | None:
@@ -28,7 +31,7 @@ def build_database(settings: Settings, workspace: WorkspaceClients | None = None
         raise ValueError("Set LAKEBASE_INSTANCE_NAME (for generate_database_credential) or PGPASSWORD.")
     workspace = workspace or WorkspaceClients(settings)
     credentials = LakebaseCredentials(lambda: workspace.service_principal, settings.lakebase_instance_name)
-    return Database(settings, credentials.password)
+    return Database(settings, credentials.password, credentials.renew)
 
 
 @dataclass
@@ -43,6 +46,7 @@ class Container:
     catalog: CatalogService
     preferences: PreferenceService | None  # None: Lakebase is not configured
     browsing: BrowsingPreferences
+    downloads: httpx.Client  # result links (presigned: no workspace credentials)
     inference_log: InferenceLog
     serving: ServingService
     monitoring: MonitoringService
@@ -57,13 +61,19 @@ class Container:
             instrument_database(database, metrics)
         preferences = PreferenceService(database) if database is not None else None
         inference_log = InferenceLog(database)
+        downloads = httpx.Client(timeout=settings.databricks_http_timeout_seconds)
+        warehouse = SqlWarehouse(
+            settings.databricks_warehouse_id, settings.warehouse_patience_seconds,
+            settings.warehouse_retry_after_seconds, downloads,
+        )  # fmt: skip
         return cls(
             settings=settings,
             workspace=workspace,
             metrics=metrics,
             database=database,
             identity=IdentityService(workspace, settings.identity_cache_ttl_seconds),
-            catalog=CatalogService(settings.databricks_warehouse_id),
+            catalog=CatalogService(warehouse),
+            downloads=downloads,
             preferences=preferences,
             browsing=BrowsingPreferences(preferences),
             inference_log=inference_log,
@@ -73,7 +83,8 @@ class Container:
         )
 
     def close(self) -> None:
-        """Release what the app holds: model-call threads and the database pool."""
+        """Release what the app holds: model-call threads, the database pool, the download client."""
         self.serving.close()
         if self.database is not None:
             self.database.close()
+        self.downloads.close()

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -83,17 +84,72 @@ def error_response(request: Request, error: AppError) -> JSONResponse:
     return JSONResponse({"error": body}, status_code=error.status, headers=headers)
 
 
+# The SDK appends its configuration to 401/403 messages ("... . Config: host=..., client_id=..., Env: ...",
+# databricks/sdk/config.py ``wrap_debug_info``): users get the service's own sentence only.
+_SDK_DEBUG_INFO = re.compile(r"\.? (?:Config|Env): .*$", re.DOTALL)
+# How the workspace refuses a token it does not accept (fixtures/workspace/auth.py names the sources): a 403
+# whose error_code is the number 403, or a 401.
+_TOKEN_REFUSALS = re.compile(r"invalid access token|jwt has expired|token is expired|token expired", re.I)
+# "Provided OAuth token does not have required scopes: sql" (fixtures/workspace/scopes.py names the source)
+_MISSING_SCOPES = re.compile(r"does not have required scopes?: (?P<scopes>[\w.:, -]+)", re.I)
+
+
+def workspace_message(error: DatabricksError) -> str:
+    """The service's own sentence, without what the SDK appends (configuration, environment names)."""
+    message = _SDK_DEBUG_INFO.sub("", str(error)).strip()
+    if message and not message.endswith((".", "!", "?")):
+        message += "."
+    return message or "The workspace refused the request."
+
+
+def is_token_refusal(error: DatabricksError) -> bool:
+    if isinstance(error, sdk_errors.Unauthenticated):
+        return True
+    if not isinstance(error, sdk_errors.PermissionDenied):
+        return False
+    return error.error_code in (403, "403") or bool(_TOKEN_REFUSALS.search(str(error)))
+
+
+def missing_scopes(error: DatabricksError) -> list[str]:
+    """The OAuth scopes the workspace says the user's token lacks (empty if that is not the refusal)."""
+    if not isinstance(error, sdk_errors.PermissionDenied):
+        return []
+    match = _MISSING_SCOPES.search(workspace_message(error))
+    if not match:
+        return []
+    return [scope.strip() for scope in match["scopes"].rstrip(".").split(",") if scope.strip()]
+
+
+def invalid_token() -> AppError:
+    return AppError(401, "INVALID_TOKEN", "The access token is invalid or expired.")
+
+
+def missing_scope(scopes: list[str]) -> AppError:
+    names = ", ".join(scopes)
+    return AppError(
+        403,
+        "MISSING_SCOPE",
+        f"The app may not do this on your behalf: its access to the workspace lacks the scope {names}. "
+        "Ask the app's owner to add it to the app's user authorization scopes.",
+        details=[{"field": "scope", "issue": scope} for scope in scopes],
+    )
+
+
 def from_workspace_error(error: DatabricksError) -> AppError:
-    """Map an upstream (workspace) error onto what the app's user should see."""
-    message = str(error) or "The workspace refused the request."
+    """The one mapping of a workspace error onto what the app's user sees (the service's sentence only)."""
+    if is_token_refusal(error):
+        return invalid_token()
+    scopes = missing_scopes(error)
+    if scopes:
+        return missing_scope(scopes)
+    message = workspace_message(error)
     if isinstance(error, sdk_errors.PermissionDenied):
         return AppError(403, "PERMISSION_DENIED", message)
-    if isinstance(error, sdk_errors.Unauthenticated):
-        return AppError(401, "INVALID_TOKEN", "The access token is invalid or expired.")
+    code = error.error_code if isinstance(error.error_code, str) else None
     if isinstance(error, sdk_errors.NotFound):
-        return AppError(404, error.error_code or "NOT_FOUND", message)
+        return AppError(404, code or "NOT_FOUND", message)
     if isinstance(error, sdk_errors.BadRequest):
-        return AppError(400, error.error_code or "BAD_REQUEST", message)
+        return AppError(400, code or "BAD_REQUEST", message)
     if isinstance(error, sdk_errors.TooManyRequests | sdk_errors.TemporarilyUnavailable):
         return AppError(
             503, "UPSTREAM_UNAVAILABLE", "The workspace is busy; try again shortly.", retry_after=5
@@ -137,9 +193,18 @@ def allowed_methods(request: Request) -> list[str]:
     return sorted(methods)
 
 
+def _forget_refused_token(request: Request, error: AppError) -> None:
+    """A token the workspace refused is not trusted again from the app's identity cache."""
+    container = getattr(request.app.state, "container", None)
+    token = request.headers.get("X-Forwarded-Access-Token")
+    if error.code == "INVALID_TOKEN" and container is not None and token:
+        container.identity.forget(token)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def _app_error(request: Request, error: AppError) -> JSONResponse:
+        _forget_refused_token(request, error)
         return error_response(request, error)
 
     @app.exception_handler(RequestValidationError)
@@ -158,8 +223,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(DatabricksError)
     async def _workspace(request: Request, error: DatabricksError) -> JSONResponse:
-        log.warning("workspace error on %s: %s", request.url.path, error)
-        return error_response(request, from_workspace_error(error))
+        mapped = from_workspace_error(error)
+        log.warning("workspace error on %s: %s %s", request.url.path, mapped.code, workspace_message(error))
+        _forget_refused_token(request, mapped)
+        return error_response(request, mapped)
 
     @app.exception_handler(TimeoutError)
     @app.exception_handler(requests.ConnectionError)

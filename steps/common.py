@@ -46,6 +46,9 @@ APP_VARIANTS = {
     },
     # An answer at all then proves the app did not wait for a connection during an outage.
     "that would wait 10 minutes for a database connection": {"db_connect_timeout_seconds": 600},
+    # Patience with a stopped, starting or busy SQL warehouse (the main app waits 30 seconds).
+    "that waits at most 2 seconds for the SQL warehouse": {"warehouse_patience_seconds": 2},
+    "that waits at most 0.3 seconds for the SQL warehouse": {"warehouse_patience_seconds": 0.3},
 }
 VARIANT = "(?P<variant>" + "|".join(re.escape(words) for words in APP_VARIANTS) + ")"
 

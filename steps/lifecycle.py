@@ -18,7 +18,7 @@ import pytest
 from pytest_bdd import given, parsers, step, then, when
 
 from fixtures.drivers.command import Command
-from fixtures.drivers.pipeline import Lifecycle, Preparation
+from fixtures.drivers.pipeline import Lifecycle, Preparation, staged_files
 from fixtures.stack.mock import ROOT
 
 if TYPE_CHECKING:  # pandas is imported in the steps that use it: 0.3 s that collecting the steps need not pay
@@ -67,6 +67,25 @@ def model_data_schema(catalog_admin, make_catalog, make_schema, catalog: str, sc
     """A catalog (removed after the scenario) and schema where the pipeline may create its tables."""
     made = make_catalog(catalog_admin.real(catalog), comment="Churn model data")
     make_schema(made.name, schema, comment="Customer churn")
+
+
+@given(parsers.re(r'the volume "(?P<volume>[^"]+)" where prepared files are staged'))
+def staging_volume(lifecycle: Lifecycle, catalog_admin, make_volume, volume: str) -> None:
+    """A managed volume (made with the SDK, removed after the scenario) for the pipeline's Parquet files."""
+    catalog, schema, name = catalog_admin.real(volume).split(".")
+    lifecycle.staging_volume = make_volume(catalog, schema, name, comment="Staged churn data").full_name
+
+
+@then(
+    parsers.re(r'the volume "(?P<volume>[^"]+)" holds the (?P<count>\d+) prepared customers as Parquet files')
+)
+def volume_holds_parquet(catalog_admin, volume: str, count: str) -> None:
+    """Listed and read back through the Files API: the staged Parquet files hold exactly those customers."""
+    staged = staged_files(catalog_admin.client, catalog_admin.real(volume))
+    allure.attach("\n".join(f"{path}: {rows} rows" for path, rows in staged.items()), "staged files",
+                  allure.attachment_type.TEXT)  # fmt: skip
+    assert staged and all(path.endswith(".parquet") for path in staged), staged
+    assert sum(staged.values()) == int(count), staged
 
 
 PREPARED_INTO_TABLE = (
@@ -597,14 +616,16 @@ def validation_names(preparation: Preparation, problem: str) -> None:
 TABLE_FACTS = (
     "holds exactly the prepared customers|has change data feed enabled"
     "|passes validation of its schema, row count and nulls|takes more than one result chunk to read"
+    "|comes back through more than one external link"
 )
 
 
 @then(parsers.re(rf"the table {TABLE} (?P<fact>{TABLE_FACTS})"))
 def table_fact(lifecycle: Lifecycle, catalog_admin, table: str, fact: str) -> None:
     """Read back through the warehouse: the same rows, values and types as prepared; Unity Catalog shows
-    delta.enableChangeDataFeed = true; the pipeline's table validation passes with every row; or the
-    warehouse answers SELECT * in several result chunks (what makes the table large)."""
+    delta.enableChangeDataFeed = true; the pipeline's table validation passes with every row; the
+    warehouse answers SELECT * in several result chunks (what makes the table large); or the pipeline's
+    read (EXTERNAL_LINKS + ARROW_STREAM) takes several Arrow chunks, each from its own link."""
     import pandas as pd
 
     from server.pipeline import columns, tables
@@ -620,6 +641,9 @@ def table_fact(lifecycle: Lifecycle, catalog_admin, table: str, fact: str) -> No
         assert properties.get(tables.CHANGE_DATA_FEED) == "true", properties
     elif fact.startswith("passes"):
         assert tables.validate_table(client, warehouse, name) == len(lifecycle.customers)
+    elif fact.startswith("comes back"):
+        rows, links = tables.read_arrow(client, warehouse, name)
+        assert links > 1, f"{rows.num_rows} rows came through {links} link"
     else:
         manifest = tables.execute(client, warehouse, f"SELECT * FROM {tables.quote_name(name)}").manifest
         assert manifest is not None and (manifest.total_chunk_count or 0) > 1, manifest

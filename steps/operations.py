@@ -44,7 +44,7 @@ def schema_behind(lakebase: Lakebase, request: pytest.FixtureRequest) -> None:
 )
 def runs_database_command(lakebase: Lakebase, arguments: str, settings: str) -> Command:
     """Runs ``python -m server.db <arguments>`` (its main(), in-process) with the app's database settings
-    in the environment (PGPASSWORD instead of a Lakebase credential), or with none at all."""
+    in the environment (its service principal gets the Lakebase credential), or with none at all."""
     return lakebase.run_command(arguments.split(), with_settings=settings == "with")
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
@@ -11,6 +11,7 @@ from databricks.sdk import WorkspaceClient
 
 from fixtures.drivers.control import FakeControl
 from fixtures.drivers.factories import Factory, Makers, scope_key
+from fixtures.drivers.permissions import Permissions
 from fixtures.drivers.workspace_admin import WorkspaceAdmin
 from fixtures.stack.mock import Stack
 from fixtures.workspace.app import create_workspace_app
@@ -45,6 +46,22 @@ def admin(fake: Fake) -> tuple[WorkspaceClient, str]:
 
 
 @pytest.fixture(scope="module")
+def may_use_warehouse(admin: tuple[WorkspaceClient, str]) -> Callable[[str], None]:
+    """Grants CAN_USE on the fake's SQL warehouse to a user (running a statement needs it in Databricks)."""
+    from databricks.sdk.service.sql import WarehouseAccessControlRequest, WarehousePermissionLevel
+
+    from fixtures.workspace.sql import WAREHOUSE_ID
+
+    def grant(user_name: str) -> None:
+        entry = WarehouseAccessControlRequest(
+            user_name=user_name, permission_level=WarehousePermissionLevel.CAN_USE
+        )
+        admin[0].warehouses.update_permissions(WAREHOUSE_ID, access_control_list=[entry])
+
+    return grant
+
+
+@pytest.fixture(scope="module")
 def module_makers(stack: Stack) -> Iterator[Makers]:
     """``make_*`` for the workspace objects one test module shares (prefixed, tagged RemoveAfter, removed when
     the module ends). Tables are made with the admin's SQL here: the suite's ``catalog_admin`` needs the
@@ -56,3 +73,11 @@ def module_makers(stack: Stack) -> Iterator[Makers]:
     makers.sql = WorkspaceAdmin(admin, "", warehouse_id, makers, factory.prefix).sql
     yield makers
     factory.cleanup()
+
+
+@pytest.fixture(scope="module")
+def module_permissions(stack: Stack, module_makers: Makers) -> Permissions:
+    """Serving endpoint and SQL warehouse grants of one test module, undone when it ends."""
+    admin = stack.admin_client()
+    warehouse_id = next(w.id for w in admin.warehouses.list() if w.id)
+    return Permissions(admin, warehouse_id, module_makers.factory)

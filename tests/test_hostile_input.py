@@ -25,6 +25,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from fixtures.data.catalog import ident
 from fixtures.drivers.app import AppClient
 from fixtures.drivers.factories import Makers
+from fixtures.drivers.permissions import Permissions
 from fixtures.drivers.serving_models import ServedModels
 from fixtures.drivers.wire import send_body
 from fixtures.stack.mock import Person, Stack
@@ -151,7 +152,9 @@ class Target:
 
 
 @pytest.fixture(scope="module")
-def target(stack: Stack, served_models: ServedModels, module_makers: Makers) -> Iterator[Target]:
+def target(
+    stack: Stack, served_models: ServedModels, module_makers: Makers, module_permissions: Permissions
+) -> Iterator[Target]:
     from databricks.sdk.service.catalog import Privilege
     from databricks.sdk.service.serving import ServedEntityInput
 
@@ -169,6 +172,8 @@ def target(stack: Stack, served_models: ServedModels, module_makers: Makers) -> 
     module_makers.sql(f"INSERT INTO {ident(catalog)}.people.names VALUES (1, 'ada'), (2, 'grace')")
     privileges = [Privilege.USE_CATALOG, Privilege.USE_SCHEMA, Privilege.SELECT]
     module_makers.grant("catalog", catalog, person.user_name, privileges)
+    module_permissions.on_endpoint(endpoint, "CAN_QUERY", user_name=person.user_name)
+    module_permissions.on_warehouse("CAN_USE", user_name=person.user_name)
     client = person.app.quiet()
     postgres: Any = stack.postgres
     database = psycopg.connect(postgres.admin_conninfo(postgres.database), autocommit=True)

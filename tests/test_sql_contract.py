@@ -8,9 +8,15 @@ import httpx
 import pytest
 from databricks.sdk import WorkspaceClient
 from databricks.sdk.service.catalog import PermissionsChange, Privilege
-from databricks.sdk.service.sql import StatementParameterListItem, StatementState
+from databricks.sdk.service.sql import (
+    StatementParameterListItem,
+    StatementState,
+    WarehouseAccessControlRequest,
+    WarehousePermissionLevel,
+)
 
-from fixtures.workspace.sql_statements import CHUNK_ROWS, WAREHOUSE_ID
+from fixtures.workspace.sql import WAREHOUSE_ID
+from fixtures.workspace.sql.results import INLINE_CHUNK_BYTES
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +67,8 @@ def test_large_results_come_in_chunks(admin, catalog) -> None:
     )
     manifest = response.manifest
     assert manifest.total_row_count == 25000
-    assert manifest.total_chunk_count == len(manifest.chunks) == -(-25000 // CHUNK_ROWS)
+    # Cut by size: 8 bytes per BIGINT (the internal representation databricks-sdk's byte_limit speaks of).
+    assert manifest.total_chunk_count == len(manifest.chunks) == -(-25000 * 8 // INLINE_CHUNK_BYTES)
     rows = list(response.result.data_array)
     index = response.result.next_chunk_index
     while index is not None:
@@ -91,6 +98,8 @@ def test_select_checks_grants_and_sql_tables_appear_in_unity_catalog(fake, admin
     w, _ = admin
     user = fake.control.create_user(f"sql.{uuid.uuid4().hex[:6]}@example.com", "Sql User", [])
     ben = WorkspaceClient(host=fake.host, token=user["token"], auth_type="pat")
+    w.warehouses.update_permissions(WAREHOUSE_ID, access_control_list=[WarehouseAccessControlRequest(
+        user_name=user["user_name"], permission_level=WarehousePermissionLevel.CAN_USE)])  # fmt: skip
     denied = ben.statement_execution.execute_statement(f"SELECT 1 FROM {catalog}.data.numbers", WAREHOUSE_ID)
     assert denied.status.state == StatementState.FAILED and denied.status.sql_state == "42501"
     w.grants.update("catalog", catalog, changes=[

@@ -13,11 +13,12 @@ from pathlib import Path
 
 import psycopg
 from databricks.sdk import WorkspaceClient
+from databricks.sdk.errors import NotFound
 from psycopg.conninfo import make_conninfo
 from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
 
 from server.config import Settings
-from server.errors import AppError
+from server.errors import AppError, workspace_message
 
 log = logging.getLogger(__name__)
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -33,8 +34,13 @@ def database_unavailable() -> AppError:
     )
 
 
+class LakebaseConfigurationError(RuntimeError):
+    """The app cannot get a Lakebase credential at all: its configuration names no usable instance."""
+
+
 class LakebaseCredentials:
-    """A Lakebase OAuth credential used as the Postgres password, renewed before it expires."""
+    """A Lakebase OAuth credential used as the Postgres password: renewed before it expires (a quarter of
+    its lifetime before, at most five minutes), and at once when Postgres refuses it (``renew``)."""
 
     RENEW_BEFORE = dt.timedelta(minutes=5)
 
@@ -43,22 +49,47 @@ class LakebaseCredentials:
         self._instance_name = instance_name
         self._lock = threading.Lock()
         self._token: str | None = None
-        self._expires: dt.datetime = dt.datetime.min.replace(tzinfo=dt.UTC)
+        self._renew_at: dt.datetime = dt.datetime.min.replace(tzinfo=dt.UTC)
 
     def password(self) -> str:
         with self._lock:
-            if self._token is None or dt.datetime.now(dt.UTC) >= self._expires - self.RENEW_BEFORE:
-                credential = self._workspace().database.generate_database_credential(
-                    request_id=str(uuid.uuid4()), instance_names=[self._instance_name]
-                )
-                self._token = credential.token
-                expires = credential.expiration_time
-                self._expires = (
-                    dt.datetime.fromisoformat(expires.replace("Z", "+00:00"))
-                    if expires
-                    else dt.datetime.now(dt.UTC) + dt.timedelta(minutes=15)
-                )
+            if self._token is None or dt.datetime.now(dt.UTC) >= self._renew_at:
+                self._generate()
             return self._token or ""
+
+    def renew(self, refused: str) -> str:
+        """Postgres refused ``refused``: a new credential, unless another connection already got one."""
+        with self._lock:
+            if self._token == refused:
+                self._generate()
+            return self._token or ""
+
+    def _generate(self) -> None:
+        try:
+            credential = self._workspace().database.generate_database_credential(
+                request_id=str(uuid.uuid4()), instance_names=[self._instance_name]
+            )
+        except NotFound as error:
+            raise LakebaseConfigurationError(
+                f"The Lakebase instance '{self._instance_name}' (LAKEBASE_INSTANCE_NAME) does not exist, or "
+                f"the app's service principal may not use it: {workspace_message(error)}"
+            ) from None
+        now = dt.datetime.now(dt.UTC)
+        expires = (
+            dt.datetime.fromisoformat(credential.expiration_time.replace("Z", "+00:00"))
+            if credential.expiration_time
+            else now + dt.timedelta(minutes=15)
+        )
+        self._token = credential.token
+        self._renew_at = expires - min(self.RENEW_BEFORE, (expires - now) / 4)
+        log.info("Lakebase credential renewed")
+
+
+def is_authentication_failure(error: psycopg.OperationalError) -> bool:
+    """Postgres refused the password (SQLSTATE 28P01/28000, or libpq's message before a session exists)."""
+    if getattr(error, "sqlstate", None) in ("28P01", "28000"):
+        return True
+    return "password authentication failed" in str(error)
 
 
 class Database:
@@ -74,9 +105,15 @@ class Database:
 
     PROBE_CONNECT_TIMEOUT_SECONDS = 1
 
-    def __init__(self, settings: Settings, password: Callable[[], str]) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        password: Callable[[], str],
+        renew_password: Callable[[str], str] | None = None,
+    ) -> None:
         self._settings = settings
         self._password = password
+        self._renew_password = renew_password
         self.conninfo = make_conninfo(
             host=settings.pghost,
             port=settings.pgport,
@@ -96,8 +133,20 @@ class Database:
         self.pool = self._new_pool()
 
     def _new_pool(self) -> ConnectionPool:
+        database = self
+
+        class LakebaseConnection(psycopg.Connection):
+            """Pool connections renew a refused credential and try once more, like every other connect."""
+
+            @classmethod
+            def connect(cls, conninfo: str = "", **kwargs):  # type: ignore[override]
+                return database._connect(
+                    lambda **kw: super(LakebaseConnection, cls).connect(conninfo, **kw), kwargs
+                )
+
         return ConnectionPool(
             self.conninfo,
+            connection_class=LakebaseConnection,
             kwargs=self._connect_kwargs,
             min_size=1,
             max_size=self._settings.db_pool_max_size,
@@ -110,6 +159,20 @@ class Database:
 
     def _connect_kwargs(self) -> dict:
         return {"password": self._password(), "autocommit": False}
+
+    def _connect(self, connect: Callable[..., psycopg.Connection], kwargs: dict) -> psycopg.Connection:
+        """Connect; if Postgres refuses the credential (expired, replaced early), once more with a new one."""
+        try:
+            return connect(**kwargs)
+        except psycopg.OperationalError as error:
+            if self._renew_password is None or not is_authentication_failure(error):
+                raise
+            log.info("the database refused the credential: renewing it")
+            return connect(**{**kwargs, "password": self._renew_password(kwargs.get("password", ""))})
+
+    def check_credentials(self) -> None:
+        """Get a credential now (at start-up): a wrong instance stops the app here, with a clear message."""
+        self._password()
 
     def open(self) -> None:
         self._opened = True
@@ -135,7 +198,7 @@ class Database:
             return self._probe_verdict
         try:
             kwargs = {**self._connect_kwargs(), "connect_timeout": self.PROBE_CONNECT_TIMEOUT_SECONDS}
-            with psycopg.connect(self.conninfo, **kwargs) as conn:
+            with self._connect(lambda **kw: psycopg.connect(self.conninfo, **kw), kwargs) as conn:
                 conn.execute("SELECT 1")
             self._probe_verdict = True
         except psycopg.Error:
@@ -206,7 +269,7 @@ class Database:
             pool.putconn(conn)
 
     def connect_direct(self) -> psycopg.Connection:
-        return psycopg.connect(self.conninfo, **self._connect_kwargs())
+        return self._connect(lambda **kw: psycopg.connect(self.conninfo, **kw), self._connect_kwargs())
 
     def migrate(self) -> str:
         """Apply pending migrations (Alembic, the same call in every environment); return the revision."""

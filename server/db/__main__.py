@@ -6,6 +6,7 @@ import sys
 
 from server.config import Settings
 from server.container import build_database
+from server.db import LakebaseConfigurationError
 
 
 def main() -> None:
@@ -15,7 +16,10 @@ def main() -> None:
     database = build_database(settings)
     if database is None:
         sys.exit("Lakebase is not configured: set PGHOST, PGDATABASE, PGUSER (and LAKEBASE_INSTANCE_NAME).")
-    print(f"database at revision {database.migrate()}")
+    try:
+        print(f"database at revision {database.migrate()}")
+    except LakebaseConfigurationError as error:
+        sys.exit(f"The database command cannot run: {error}")
 
 
 if __name__ == "__main__":

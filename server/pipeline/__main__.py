@@ -32,6 +32,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     data_source(prepare)
     prepare.add_argument("--table", help="catalog.schema.table to (re)create with change data feed on")
+    prepare.add_argument(
+        "--volume", help="catalog.schema.volume where the prepared rows are staged as Parquet for --table"
+    )
 
     train = commands.add_parser("train", help="train the churn model; one MLflow run")
     data_source(train)
@@ -91,8 +94,11 @@ def run(argv: Sequence[str] | None = None, settings: Settings | None = None) -> 
 
             from server.pipeline import tables
 
+            tables.quote_name(args.table)
+            if not args.volume:
+                raise SystemExit("--volume is required with --table")
             w = WorkspaceClient()
-            tables.write_customers(w, _warehouse(args), args.table, customers)
+            tables.write_customers(w, _warehouse(args), args.table, customers, args.volume)
             out |= {"table": args.table, "table_rows": tables.validate_table(w, _warehouse(args), args.table)}
         return out
     if args.command == "train":

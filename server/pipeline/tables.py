@@ -1,20 +1,33 @@
-"""The customers table in Unity Catalog, written and read through a SQL warehouse (Statement Execution API).
+"""The customers table in Unity Catalog, loaded from files in a volume and read back as Arrow.
 
-Written with ``delta.enableChangeDataFeed = true`` so downstream consumers (monitoring, feature refresh)
-can follow row changes. Every call goes through ``databricks-sdk`` (``w.statement_execution``,
-``w.tables``); the warehouse is whichever ``warehouse_id`` the caller names.
+Writing (US8.1, US8.6): the prepared customers become Parquet files (pyarrow) uploaded to a Unity Catalog
+volume through the Files API (``w.files``), then the table is (re)created with
+``delta.enableChangeDataFeed = true`` (so downstream consumers can follow row changes) and loaded with
+``COPY INTO``: the warehouse reads the files itself, nothing goes row by row through SQL. The staged files
+stay in the volume, under one directory per load, as the landing record of what was loaded.
+
+Reading: ``EXTERNAL_LINKS`` with ``ARROW_STREAM``: the warehouse answers with presigned links to Arrow IPC
+chunks, fetched without the workspace's credentials (the Statement Execution API requires that), so a
+million rows never pass through inline JSON. Every workspace call goes through ``databricks-sdk``; the
+warehouse is whichever ``warehouse_id`` the caller names.
 """
 
 from __future__ import annotations
 
-import math
+import io
 import time
+import uuid
+from collections.abc import Iterator
 
+import httpx
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 from databricks.sdk import WorkspaceClient
 from databricks.sdk.service.sql import (
     Disposition,
     ExecuteStatementRequestOnWaitTimeout,
+    ExternalLink,
     Format,
     StatementResponse,
     StatementState,
@@ -24,9 +37,15 @@ from server.pipeline import data
 from server.pipeline.columns import MIN_ROWS, SCHEMA
 
 CHANGE_DATA_FEED = "delta.enableChangeDataFeed"
-INSERT_BATCH_ROWS = 500
 TERMINAL = {StatementState.SUCCEEDED, StatementState.FAILED, StatementState.CANCELED, StatementState.CLOSED}
 COMMENT = "Customers for churn modelling: synthetic, cleaned and typed, with their train/test split."
+# Rows per staged Parquet file: 250k customers make ~6 MB, one plain PUT each (the SDK switches to
+# multipart uploads at 50 MiB), and a million rows become four files the warehouse reads in parallel.
+PART_ROWS = 250_000
+# The Parquet types that COPY INTO matches to the table's columns without a cast.
+ARROW_TYPES = {"STRING": pa.string(), "INT": pa.int32(), "BIGINT": pa.int64(), "DOUBLE": pa.float64()}
+ARROW_SCHEMA = pa.schema([pa.field(name, ARROW_TYPES[sql_type]) for name, (sql_type, _) in SCHEMA.items()])
+LINK_TIMEOUT_SECONDS = 120
 
 
 class StatementError(RuntimeError):
@@ -40,19 +59,22 @@ def quote_name(full_name: str) -> str:
     return ".".join("`" + part.replace("`", "``") + "`" for part in parts)
 
 
-def sql_literal(value: object, sql_type: str) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
-        return "NULL"
-    if sql_type == "STRING":
-        text = str(value).replace("\\", "\\\\").replace("'", "\\'")
-        return f"'{text}'"
-    if sql_type == "DOUBLE":
-        return repr(float(value))
-    return str(int(value))
+def volume_path(volume: str) -> str:
+    """``catalog.schema.volume`` (or its ``/Volumes/catalog/schema/volume`` path) as the volume's path."""
+    parts = volume.removeprefix("/Volumes/").strip("/").replace("/", ".").split(".")
+    if len(parts) != 3 or not all(parts):
+        raise ValueError(f"'{volume}' is not a Unity Catalog volume (catalog.schema.volume)")
+    return "/Volumes/" + "/".join(parts)
 
 
 def execute(
-    w: WorkspaceClient, warehouse_id: str, statement: str, *, timeout_seconds: float = 120
+    w: WorkspaceClient,
+    warehouse_id: str,
+    statement: str,
+    *,
+    timeout_seconds: float = 120,
+    disposition: Disposition = Disposition.INLINE,
+    result_format: Format = Format.JSON_ARRAY,
 ) -> StatementResponse:
     """Runs one statement, waiting for it within a deadline; StatementError unless it succeeds."""
     response = w.statement_execution.execute_statement(
@@ -60,8 +82,8 @@ def execute(
         warehouse_id=warehouse_id,
         wait_timeout="30s",
         on_wait_timeout=ExecuteStatementRequestOnWaitTimeout.CONTINUE,
-        disposition=Disposition.INLINE,
-        format=Format.JSON_ARRAY,
+        disposition=disposition,
+        format=result_format,
     )
     deadline = time.monotonic() + timeout_seconds
     pause = 0.05
@@ -101,32 +123,102 @@ def create_table_sql(full_name: str) -> str:
     )
 
 
-def write_customers(w: WorkspaceClient, warehouse_id: str, full_name: str, customers: pd.DataFrame) -> int:
-    """Validates, then (re)creates the table with change data feed on and inserts every row."""
+def parquet_parts(customers: pd.DataFrame, part_rows: int = PART_ROWS) -> Iterator[bytes]:
+    """The customers as Parquet files of at most ``part_rows`` rows, typed as the table's columns."""
+    table = pa.Table.from_pandas(customers[list(SCHEMA)], schema=ARROW_SCHEMA, preserve_index=False)
+    for offset in range(0, max(len(customers), 1), part_rows):
+        buffer = io.BytesIO()
+        pq.write_table(table.slice(offset, part_rows), buffer, compression="snappy")
+        yield buffer.getvalue()
+
+
+def stage_customers(w: WorkspaceClient, volume: str, full_name: str, customers: pd.DataFrame) -> str:
+    """Uploads the customers as Parquet files to a new directory of the volume; returns the directory."""
+    directory = f"{volume_path(volume)}/{full_name.split('.')[-1]}/{time.strftime('%Y%m%dT%H%M%S')}-"
+    directory += uuid.uuid4().hex[:8]
+    for number, part in enumerate(parquet_parts(customers)):
+        w.files.upload(f"{directory}/part-{number:05d}.parquet", io.BytesIO(part), overwrite=False)
+    return directory
+
+
+def load_sql(full_name: str, directory: str) -> str:
+    """COPY INTO from the staged directory: columns matched by name, each file loaded once."""
+    return f"COPY INTO {quote_name(full_name)}\nFROM '{directory}'\nFILEFORMAT = PARQUET"
+
+
+def write_customers(
+    w: WorkspaceClient, warehouse_id: str, full_name: str, customers: pd.DataFrame, volume: str
+) -> int:
+    """Validates, stages the customers as Parquet files in ``volume``, (re)creates the table with change
+    data feed on and loads the files into it with COPY INTO; returns the rows the warehouse inserted."""
+    quote_name(full_name)
+    volume_path(volume)
     data.validate(customers)
+    directory = stage_customers(w, volume, full_name, customers)
     execute(w, warehouse_id, create_table_sql(full_name))
-    columns = list(SCHEMA)
-    types = [SCHEMA[c][0] for c in columns]
-    names = ", ".join(f"`{c}`" for c in columns)
-    for start in range(0, len(customers), INSERT_BATCH_ROWS):
-        batch = customers.iloc[start : start + INSERT_BATCH_ROWS][columns]
-        values = ",\n".join(
-            "(" + ", ".join(sql_literal(v, t) for v, t in zip(row, types, strict=True)) + ")"
-            for row in batch.itertuples(index=False, name=None)
+    loaded = execute(w, warehouse_id, load_sql(full_name, directory), timeout_seconds=600)
+    names = (
+        [c.name for c in loaded.manifest.schema.columns] if loaded.manifest and loaded.manifest.schema else []
+    )
+    counts = dict(zip(names, rows_of(w, loaded)[0], strict=True))
+    inserted = int(counts.get("num_inserted_rows") or 0)
+    if inserted != len(customers):
+        raise StatementError(
+            f"COPY INTO loaded {inserted} rows from {directory}, {len(customers)} were staged"
         )
-        execute(w, warehouse_id, f"INSERT INTO {quote_name(full_name)} ({names}) VALUES\n{values}")
-    return len(customers)
+    return inserted
+
+
+def arrow_result(w: WorkspaceClient, response: StatementResponse) -> tuple[pa.Table, int]:
+    """Every chunk of an ``EXTERNAL_LINKS`` + ``ARROW_STREAM`` result, and how many links it took."""
+    batches: list[pa.RecordBatch] = []
+    links = list(response.result.external_links or []) if response.result else []
+    fetched = 0
+    with httpx.Client(timeout=LINK_TIMEOUT_SECONDS) as storage:
+        while links:
+            link = links.pop(0)
+            batches += _fetch_chunk(w, storage, response.statement_id, link)
+            fetched += 1
+            if not links and link.next_chunk_index is not None:
+                chunk = w.statement_execution.get_statement_result_chunk_n(
+                    response.statement_id, link.next_chunk_index
+                )
+                links = list(chunk.external_links or [])
+    if batches:
+        return pa.Table.from_batches(batches), fetched
+    return ARROW_SCHEMA.empty_table(), fetched
+
+
+def _fetch_chunk(
+    w: WorkspaceClient, storage: httpx.Client, statement_id: str, link: ExternalLink
+) -> list[pa.RecordBatch]:
+    """One chunk from its presigned link, sent without the workspace's credentials; a link that expired
+    meanwhile is asked for again once (links last minutes; a chunk can be fetched anew any time)."""
+    response = storage.get(link.external_link)
+    if response.status_code == 403:
+        fresh = w.statement_execution.get_statement_result_chunk_n(statement_id, link.chunk_index)
+        response = storage.get((fresh.external_links or [link])[0].external_link)
+    response.raise_for_status()
+    return list(pa.ipc.open_stream(response.content))
+
+
+def read_arrow(w: WorkspaceClient, warehouse_id: str, full_name: str) -> tuple[pa.Table, int]:
+    """The table's rows ordered by customer id, as Arrow, and how many external links carried them."""
+    names = ", ".join(f"`{c}`" for c in SCHEMA)
+    response = execute(
+        w, warehouse_id, f"SELECT {names} FROM {quote_name(full_name)} ORDER BY customer_id",
+        timeout_seconds=600, disposition=Disposition.EXTERNAL_LINKS, result_format=Format.ARROW_STREAM,
+    )  # fmt: skip
+    return arrow_result(w, response)
 
 
 def read_customers(w: WorkspaceClient, warehouse_id: str, full_name: str) -> pd.DataFrame:
     """The table's rows, typed as ``SCHEMA`` says, ordered by customer id."""
-    names = ", ".join(f"`{c}`" for c in SCHEMA)
-    response = execute(w, warehouse_id, f"SELECT {names} FROM {quote_name(full_name)} ORDER BY customer_id")
-    frame = pd.DataFrame(rows_of(w, response), columns=list(SCHEMA))
-    for column, (sql_type, dtype) in SCHEMA.items():
-        if sql_type != "STRING":
-            frame[column] = pd.to_numeric(frame[column]).astype(dtype)
-    return frame
+    table, _ = read_arrow(w, warehouse_id, full_name)
+    frame = table.to_pandas()
+    return frame.astype(
+        {column: dtype for column, (sql_type, dtype) in SCHEMA.items() if sql_type != "STRING"}
+    )
 
 
 def validate_table(w: WorkspaceClient, warehouse_id: str, full_name: str, min_rows: int = MIN_ROWS) -> int:

@@ -25,8 +25,8 @@ End = Annotated[
 ]
 ERRORS = {
     400: {"description": "INVALID_WINDOW, or INVALID_REQUEST for a time outside the supported range"},
-    403: {"description": "MONITORING_NOT_ALLOWED: not in the monitoring group, or may not see the endpoint"},
-    404: {"description": "ENDPOINT_NOT_FOUND"},
+    403: {"description": "MONITORING_NOT_ALLOWED: not in the monitoring group; MISSING_SCOPE"},
+    404: {"description": "ENDPOINT_NOT_FOUND: no such endpoint, or one the user may not see (alike)"},
     503: {"description": "LAKEBASE_NOT_CONFIGURED, or DATABASE_UNAVAILABLE with Retry-After"},
 }
 

@@ -26,8 +26,7 @@ from server.models.serving import (
     Prediction,
 )
 from server.request_body import JsonBody
-from server.routers.common import MAX_ENDPOINT_NAME_LENGTH, EndpointName, Offset
-from server.validation import TEXT_PATTERN
+from server.routers.common import ENDPOINT_NAME_PATTERN, MAX_ENDPOINT_NAME_LENGTH, EndpointName, Offset
 
 router = APIRouter(prefix="/api/serving", tags=["serving"])
 RECORDS_BODY = JsonBody(InvokeRequest, MAX_BODY_BYTES)
@@ -55,14 +54,22 @@ HISTORY_LINK = {
 }
 ERRORS = {
     400: {"description": "INVALID_REQUEST, or INVALID_INPUT naming missing/unexpected columns"},
-    404: {"description": "ENDPOINT_NOT_FOUND"},
+    403: {"description": "MISSING_SCOPE: the app's user authorization lacks a scope this needs"},
+    404: {"description": "ENDPOINT_NOT_FOUND: no such endpoint, or one the user may not see (alike)"},
     413: {"description": "PAYLOAD_TOO_LARGE"},
     503: {"description": "MODEL_TIMEOUT with Retry-After"},
+}
+SCORING_ERRORS = {
+    **ERRORS,
+    403: {"description": "PERMISSION_DENIED: the user may see the endpoint but not query it; MISSING_SCOPE"},
 }
 
 
 @router.get(
-    "/endpoints", response_model=EndpointList, summary="Serving endpoints, with state and served models"
+    "/endpoints",
+    response_model=EndpointList,
+    summary="Serving endpoints the user may see, with state and served models",
+    responses={403: ERRORS[403]},
 )
 async def list_endpoints(ws: UserWorkspace, service: Serving) -> EndpointList:
     return await run_in_threadpool(service.list_endpoints, ws)
@@ -93,7 +100,7 @@ async def input_schema(name: EndpointName, ws: UserWorkspace, service: Serving) 
     response_model=Prediction,
     summary="Real-time inference",
     openapi_extra=RECORDS_BODY.openapi,
-    responses={**RECORDS_BODY.responses, **ERRORS, 200: {"links": HISTORY_LINK}},
+    responses={**RECORDS_BODY.responses, **SCORING_ERRORS, 200: {"links": HISTORY_LINK}},
 )
 async def invoke(
     name: EndpointName, body: Records, request: Request, user: User, ws: UserWorkspace, service: Serving
@@ -106,7 +113,7 @@ async def invoke(
     response_model=BatchPrediction,
     summary="Batch inference, in chunks",
     openapi_extra=RECORDS_BODY.openapi,
-    responses={**RECORDS_BODY.responses, **ERRORS, 200: {"links": HISTORY_LINK}},
+    responses={**RECORDS_BODY.responses, **SCORING_ERRORS, 200: {"links": HISTORY_LINK}},
 )
 async def batch(
     name: EndpointName, body: Records, request: Request, user: User, ws: UserWorkspace, service: Serving
@@ -114,12 +121,24 @@ async def batch(
     return await service.batch(ws, user.user_name, name, body.records, request_id(request))
 
 
-@router.get("/history", response_model=InferenceHistory, summary="My inference calls, newest first")
+@router.get(
+    "/history",
+    response_model=InferenceHistory,
+    summary="My inference calls, newest first",
+    responses={403: ERRORS[403], 404: ERRORS[404]},
+)
 async def history(
     user: User,
     log: InferenceHistoryLog,
+    ws: UserWorkspace,
+    service: Serving,
     limit: Annotated[int, Query(ge=1, le=MAX_HISTORY_PAGE)] = DEFAULT_HISTORY_PAGE,
     offset: Offset = 0,
-    endpoint: Annotated[str | None, Query(max_length=MAX_ENDPOINT_NAME_LENGTH, pattern=TEXT_PATTERN)] = None,
+    endpoint: Annotated[
+        str | None,
+        Query(min_length=1, max_length=MAX_ENDPOINT_NAME_LENGTH, pattern=ENDPOINT_NAME_PATTERN),
+    ] = None,
 ) -> InferenceHistory:
+    if endpoint is not None:  # one endpoint's history: only while the user may still see it
+        await run_in_threadpool(service.get_endpoint, ws, endpoint)
     return await run_in_threadpool(log.history, user.user_name, limit, offset, endpoint)

@@ -23,16 +23,9 @@ from databricks.sdk.service.catalog import (
     SchemaInfo,
     TableInfo,
 )
-from databricks.sdk.service.sql import (
-    Disposition,
-    ExecuteStatementRequestOnWaitTimeout,
-    Format,
-    StatementParameterListItem,
-    StatementResponse,
-    StatementState,
-)
+from databricks.sdk.service.sql import StatementParameterListItem, StatementResponse, StatementState
 
-from server.errors import AppError
+from server.errors import AppError, workspace_message
 from server.models.catalog import (
     CatalogSummary,
     InFilter,
@@ -44,6 +37,7 @@ from server.models.catalog import (
     TableColumn,
     TableDetail,
 )
+from server.services.warehouse import SqlWarehouse
 
 T = TypeVar("T")
 UC = "/api/2.1/unity-catalog"
@@ -61,7 +55,6 @@ FILTERABLE = INTEGER_TYPES | FLOAT_TYPES | {"DECIMAL", "STRING", "CHAR", "BOOLEA
                                            "TIMESTAMP_NTZ"}  # fmt: skip
 ORDERABLE = FILTERABLE | {"BINARY"}
 OPERATORS = {"eq": "=", "ne": "<>", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
-STATEMENT_WAIT = "30s"
 
 
 def quote(name: str) -> str:
@@ -101,7 +94,7 @@ def table_detail(info: TableInfo) -> TableDetail:
 
 def not_found(error: NotFound) -> AppError:
     code = NOT_FOUND_CODES.get(error.error_code or "", "NOT_FOUND")
-    return AppError(404, code, str(error) or "Not found.")
+    return AppError(404, code, workspace_message(error))
 
 
 def _typed(column: TableColumn, value: Any, where: str) -> str:
@@ -153,8 +146,8 @@ def _convert(value: str | None, type_name: str | None) -> Any:
 
 
 class CatalogService:
-    def __init__(self, warehouse_id: str | None) -> None:
-        self._warehouse_id = warehouse_id
+    def __init__(self, warehouse: SqlWarehouse) -> None:
+        self._warehouse = warehouse
 
     # listings ---------------------------------------------------------------------------------------------
     @staticmethod
@@ -250,7 +243,7 @@ class CatalogService:
 
     # rows -------------------------------------------------------------------------------------------------
     def rows(self, w: WorkspaceClient, catalog: str, schema: str, table: str, query: RowsQuery) -> RowsPage:
-        if not self._warehouse_id:
+        if not self._warehouse.warehouse_id:
             raise AppError(
                 503,
                 "WAREHOUSE_NOT_CONFIGURED",
@@ -337,29 +330,11 @@ class CatalogService:
     def _run(
         self, w: WorkspaceClient, sql: str, parameters: list[StatementParameterListItem]
     ) -> list[list[str | None]]:
-        response = w.statement_execution.execute_statement(
-            statement=sql,
-            warehouse_id=self._warehouse_id or "",
-            parameters=parameters or None,
-            disposition=Disposition.INLINE,
-            format=Format.JSON_ARRAY,
-            wait_timeout=STATEMENT_WAIT,
-            on_wait_timeout=ExecuteStatementRequestOnWaitTimeout.CANCEL,
-        )
+        response = self._warehouse.execute(w, sql, parameters)
         self._raise_for(response)
-        rows: list[list[str | None]] = []
-        result = response.result
-        while result is not None:
-            rows += result.data_array or []
-            if result.next_chunk_index is None:
-                break
-            result = w.statement_execution.get_statement_result_chunk_n(
-                response.statement_id or "", result.next_chunk_index
-            )
-        return rows
+        return self._warehouse.rows(w, response)
 
-    @staticmethod
-    def _raise_for(response: StatementResponse) -> None:
+    def _raise_for(self, response: StatementResponse) -> None:
         status = response.status
         state = status.state if status else None
         if state == StatementState.SUCCEEDED:
@@ -371,7 +346,5 @@ class CatalogService:
         if sql_state == "42P01" or "TABLE_OR_VIEW_NOT_FOUND" in message:
             raise AppError(404, "TABLE_NOT_FOUND", message)
         if state in (StatementState.CANCELED, StatementState.PENDING, StatementState.RUNNING):
-            raise AppError(
-                503, "WAREHOUSE_BUSY", "The SQL warehouse did not answer in time; try again.", retry_after=10
-            )
+            raise self._warehouse.busy()
         raise AppError(502, "QUERY_FAILED", f"The SQL warehouse could not read the table: {message}")

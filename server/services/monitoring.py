@@ -26,11 +26,11 @@ from typing import Any
 
 import psycopg
 from databricks.sdk import WorkspaceClient
-from databricks.sdk.errors import NotFound, PermissionDenied
+from databricks.sdk.errors import DatabricksError, NotFound
 
 from server.config import Settings
 from server.db import Database
-from server.errors import AppError, lakebase_not_configured
+from server.errors import AppError, from_workspace_error, lakebase_not_configured
 from server.models.monitoring import (
     DEFAULT_WINDOW,
     MAX_WINDOW,
@@ -43,6 +43,7 @@ from server.models.monitoring import (
 )
 from server.services import drift
 from server.services.identity import CurrentUser
+from server.services.serving import endpoint_not_found
 
 log = logging.getLogger(__name__)
 PROFILE_PATH = "monitoring/training_profile.json"
@@ -193,14 +194,12 @@ class MonitoringService:
             )
         try:
             w.serving_endpoints.get(endpoint)
-        except NotFound as error:
-            raise AppError(
-                404, "ENDPOINT_NOT_FOUND", f"There is no serving endpoint '{endpoint}'."
-            ) from error
-        except PermissionDenied as error:
-            raise AppError(
-                403, "MONITORING_NOT_ALLOWED", f"You may not see the serving endpoint '{endpoint}'."
-            ) from error
+        except DatabricksError as error:
+            refusal = from_workspace_error(error)
+            # Missing and not visible are the same answer: the data follows the endpoint's permission.
+            if isinstance(error, NotFound) or refusal.code == "PERMISSION_DENIED":
+                raise endpoint_not_found(endpoint) from None
+            raise refusal from error
 
     def _db(self) -> Database:
         if self._database is None:

@@ -1,8 +1,11 @@
 """Model Serving through the user's own workspace client (on-behalf-of): endpoints, schemas, inference.
 
-- Endpoint details and input schemas come from ``serving_endpoints.get`` / ``get_open_api``; both are cached
-  per endpoint for a short TTL (``serving_metadata_ttl_seconds``), refreshed when an unknown served entity
-  answers (the endpoint was re-pointed).
+- Every request first asks the workspace, as the user, for the endpoint (``serving_endpoints.get``): a user
+  the workspace refuses gets exactly the answer for an endpoint that does not exist (404
+  ENDPOINT_NOT_FOUND), so the app tells nobody that an endpoint they may not see exists. Only then may
+  cached data serve them: input schemas (``get_open_api``) are cached per endpoint and config version for a
+  short TTL (``serving_metadata_ttl_seconds``), shared by the users the workspace confirmed.
+- A user who may see an endpoint but not query it gets 403 PERMISSION_DENIED when scoring.
 - Inference is ``serving_endpoints.query`` with ``dataframe_records``. Each call has a deadline
   (``serving_timeout_seconds``): past it the user gets 503 MODEL_TIMEOUT with Retry-After.
 - Input is checked against the served model's signature before it is sent: missing or unexpected columns
@@ -27,10 +30,10 @@ from typing import Any, TypeVar
 
 from cachetools import TTLCache
 from databricks.sdk import WorkspaceClient
-from databricks.sdk.errors import BadRequest, DatabricksError, NotFound
+from databricks.sdk.errors import BadRequest, DatabricksError, NotFound, PermissionDenied
 
 from server.config import Settings
-from server.errors import AppError, from_workspace_error, payload_too_large
+from server.errors import AppError, from_workspace_error, payload_too_large, workspace_message
 from server.models.serving import (
     BatchPrediction,
     ChunkResult,
@@ -59,7 +62,14 @@ def _utc(ms: int | None) -> dt.datetime | None:
 
 
 def endpoint_not_found(name: str) -> AppError:
-    return AppError(404, "ENDPOINT_NOT_FOUND", f"There is no serving endpoint named '{name}'.")
+    """Said alike of an endpoint that does not exist and of one the user may not see."""
+    return AppError(
+        404, "ENDPOINT_NOT_FOUND", f"There is no serving endpoint named '{name}' that you may use."
+    )
+
+
+def may_not_query(name: str) -> AppError:
+    return AppError(403, "PERMISSION_DENIED", f"You may see the serving endpoint '{name}' but not query it.")
 
 
 @dataclass
@@ -77,10 +87,12 @@ class ServingService:
     def __init__(self, settings: Settings, inference_log: InferenceLog) -> None:
         self._settings = settings
         self._log = inference_log
+        # Shared by every user, and read only after the workspace confirmed in the same request that the user
+        # may see (details) or has just queried (served entity of an answer) the endpoint.
         self._details: TTLCache[str, Endpoint] = TTLCache(
             maxsize=1024, ttl=settings.serving_metadata_ttl_seconds
         )
-        self._schemas: TTLCache[str, InputSchema] = TTLCache(
+        self._schemas: TTLCache[tuple[str, int | None], InputSchema] = TTLCache(
             maxsize=1024, ttl=settings.serving_metadata_ttl_seconds
         )
         # Calls to endpoints run here, so a slow model never starves the app's own thread pool.
@@ -95,12 +107,15 @@ class ServingService:
     # endpoints ------------------------------------------------------------------------------------------
     @staticmethod
     def _workspace_call(name: str, fn: Callable[[], T]) -> T:
+        """A call about one endpoint: missing and not visible are the same answer (token and scope refusals
+        keep their own)."""
         try:
             return fn()
-        except NotFound:
-            raise endpoint_not_found(name) from None
         except DatabricksError as error:
-            raise from_workspace_error(error) from error
+            refusal = from_workspace_error(error)
+            if isinstance(error, NotFound) or refusal.code == "PERMISSION_DENIED":
+                raise endpoint_not_found(name) from None
+            raise refusal from error
 
     def list_endpoints(self, ws: WorkspaceClient) -> EndpointList:
         try:
@@ -130,6 +145,8 @@ class ServingService:
         return EndpointList(endpoints=sorted(endpoints, key=lambda e: e.name))
 
     def get_endpoint(self, ws: WorkspaceClient, name: str, *, fresh: bool = True) -> Endpoint:
+        """The endpoint as the workspace shows it to this user now (``fresh=False``: cached details, only for
+        a user the workspace has just let query it)."""
         if not fresh and name in self._details:
             return self._details[name]
         detailed = self._workspace_call(name, lambda: ws.serving_endpoints.get(name))
@@ -178,14 +195,15 @@ class ServingService:
 
     # schema ---------------------------------------------------------------------------------------------
     def input_schema(self, ws: WorkspaceClient, name: str) -> InputSchema:
-        cached = self._schemas.get(name)
+        key = (name, self.get_endpoint(ws, name).config_version)  # the workspace confirms the user first
+        cached = self._schemas.get(key)
         if cached is not None:
             return cached
         response = self._workspace_call(name, lambda: ws.serving_endpoints.get_open_api(name))
         # raw=True: the SDK always sets ``contents`` to the streamed body
         document = json.loads(response.contents.read())
         schema = schema_from_openapi(name, document)
-        self._schemas[name] = schema
+        self._schemas[key] = schema
         return schema
 
     def check_input(self, ws: WorkspaceClient, name: str, records: list[dict[str, Any]]) -> None:
@@ -226,11 +244,14 @@ class ServingService:
         except NotFound:
             raise endpoint_not_found(name) from None
         except BadRequest as error:
-            message = str(error)
+            message = workspace_message(error)
             message = message if len(message) <= 500 else message[:500] + " ..."
             raise AppError(400, "INVALID_INPUT", f"The model refused the input: {message}") from error
         except DatabricksError as error:
-            raise from_workspace_error(error) from error
+            refusal = from_workspace_error(error)
+            if isinstance(error, PermissionDenied) and refusal.code == "PERMISSION_DENIED":
+                raise may_not_query(name) from error  # it was confirmed visible before the call
+            raise refusal from error
         return list(response.predictions or []), response.served_model_name
 
     async def _call(
