@@ -102,10 +102,11 @@ Feature: Model serving
       And the refusal names the column "tenure_months"
 
     @US3_6 @US3_9 @normal
-    Scenario: A refused value holding a NUL character is still logged, never a server error
+    Scenario: A value holding a NUL character is refused before it reaches the model, and nothing is logged
       When Ana scores a customer whose "tenure_months" holds a NUL character with the endpoint "churn"
-      Then the request is refused with status 400 as "INVALID_INPUT"
-      And her inference history shows that call as refused, the NUL kept as a replacement character
+      Then the request is refused with status 400 as "INVALID_REQUEST"
+      And the refusal names the field "records.0.tenure_months"
+      And her inference history holds no call
 
     @US3_9 @normal
     Scenario Outline: A real-time call takes between 1 and 1000 customers

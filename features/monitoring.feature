@@ -140,6 +140,17 @@ Feature: Monitoring served models
         | a window of 32 days                 |
         | a window given without a time zone  |
 
+    @US9_1 @minor
+    Scenario Outline: A time outside the dates the app supports is refused, naming it
+      When Mia looks at the metrics of the endpoint "churn-watch" over <window>
+      Then the request is refused with status 400 as "INVALID_REQUEST"
+      And the refusal names the field "<bound>"
+
+      Examples:
+        | window                                        | bound       |
+        | a window that ends on the first day of year 1 | query.end   |
+        | a window that starts in the year 9999         | query.start |
+
     @US9_1 @normal @fault_injection
     Scenario: No monitoring without Lakebase
       Given Mia uses an app that has no Lakebase configured

@@ -19,7 +19,7 @@ Feature: Preferences
     And she sees "theme" as "dark"
 
   @US1_3 @normal
-  Scenario Outline: Numbers, lists, empty values and control characters are saved as they are
+  Scenario Outline: Numbers, lists, empty values and multi-line text are saved as they are
     When Ana saves "<key>" as <value>
     Then the preference is created
     And "<key>" reads back exactly as saved
@@ -30,7 +30,7 @@ Feature: Preferences
       | zoom             | the number 1.25                                          |
       | favourite.tables | the list "sales.retail.orders", "sales.retail.customers" |
       | default:catalog  | nothing                                                  |
-      | control.chars    | text containing a NUL character                          |
+      | notes            | text with a tab and a line break                         |
 
   @US1_4 @critical
   Scenario: Saving the same key again updates it
@@ -120,15 +120,24 @@ Feature: Preferences
     And she has no saved preferences
 
     Examples:
-      | key      | value                           | field  |
-      | my theme | "dark"                          | key    |
-      | .hidden  | "dark"                          | key    |
-      | theme    | no value at all                 | value  |
-      | theme    | a value and an unknown field    | colour |
-      | theme    | text that is not JSON           | body   |
-      | theme    | a value nested 40 levels deep   | value  |
-      | theme    | a value nested 5000 levels deep | value  |
-      | theme    | a number too large for JSON     | value  |
+      | key      | value                                  | field           |
+      | my theme | "dark"                                 | key             |
+      | .hidden  | "dark"                                 | key             |
+      | theme    | no value at all                        | value           |
+      | theme    | a value and an unknown field           | colour          |
+      | theme    | text that is not JSON                  | body            |
+      | theme    | a value nested 40 levels deep          | value           |
+      | theme    | a value nested 5000 levels deep        | value           |
+      | theme    | a number too large for JSON            | value           |
+      | theme    | text containing a NUL character        | value           |
+      | theme    | text holding half of a surrogate pair  | value           |
+      | theme    | a value whose object names a key twice | value.page_size |
+
+  @US1_7 @critical
+  Scenario: A value sent as plain text is refused, and nothing is stored
+    When Ana saves "theme" as "dark" sent as plain text
+    Then the request is refused with status 415 as "UNSUPPORTED_MEDIA_TYPE"
+    And she has no saved preferences
 
   @US1_8 @critical
   Scenario: A value at the size limit is saved; one byte more is refused and changes nothing

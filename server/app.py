@@ -17,8 +17,9 @@ from server.db import Database, LakebaseConfigurationError
 from server.dependencies import current_user
 from server.errors import install_error_handlers
 from server.metrics import MetricsMiddleware
-from server.middleware import RequestIdMiddleware
+from server.middleware import RequestIdMiddleware, UrlTextMiddleware
 from server.models.errors import USER_ROUTE_ERRORS
+from server.request_body import document_json_bodies
 from server.routers import catalog, health, metrics, monitoring, preferences, serving, user
 
 log = logging.getLogger(__name__)
@@ -61,12 +62,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.container = services
     install_error_handlers(app)
+    app.add_middleware(UrlTextMiddleware)  # inside RequestIdMiddleware: its refusals carry the request id
     app.add_middleware(RequestIdMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=services.metrics)
     app.include_router(health.router)
     for router in USER_ROUTERS:
         app.include_router(router, dependencies=[Depends(current_user)], responses=USER_ROUTE_ERRORS)
     app.include_router(api_docs_router(app), dependencies=[Depends(current_user)])
+    document_json_bodies(app)
     return app
 
 

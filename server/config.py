@@ -50,7 +50,6 @@ class Settings(BaseSettings):
     serving_batch_max_records: int = 100_000
     serving_batch_chunk_size: int = 1000
     serving_batch_parallelism: int = 4
-    serving_max_body_bytes: int = 32 * 1024 * 1024
     serving_metadata_ttl_seconds: float = 30
 
     # Workspace group whose members may see monitoring data (they must also be able to see the endpoint).

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import requests
@@ -15,7 +16,10 @@ from databricks.sdk.errors import platform as sdk_errors
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from server.validation import MAX_DETAILS
 
 log = logging.getLogger(__name__)
 
@@ -165,12 +169,28 @@ def from_unreachable_upstream(error: Exception) -> AppError:
     return AppError(503, "UPSTREAM_UNAVAILABLE", message, retry_after=10)
 
 
-def _validation_details(error: RequestValidationError) -> list[dict[str, Any]]:
+def validation_details(errors: Sequence[Any]) -> list[dict[str, Any]]:
+    """pydantic's errors as field-level details (``loc`` dotted, without the leading "body")."""
     details = []
-    for item in error.errors():
+    for item in errors[:MAX_DETAILS]:
         location = [str(part) for part in item.get("loc", ()) if part != "body"]
-        details.append({"field": ".".join(location) or "body", "issue": item.get("msg", "invalid")})
+        issue = str(item.get("msg", "invalid")).removeprefix("Value error, ")  # a validator's own words
+        details.append({"field": ".".join(location) or "body", "issue": issue})
     return details
+
+
+def invalid_request(details: list[dict[str, Any]]) -> AppError:
+    return AppError(400, "INVALID_REQUEST", "The request is invalid.", details=details[:MAX_DETAILS])
+
+
+def allowed_methods(request: Request) -> list[str]:
+    path = request.scope["path"]
+    methods: set[str] = set()
+    for route in iter_route_contexts(request.app.routes):
+        regex = getattr(route, "path_regex", None)
+        if regex is not None and regex.match(path):
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods)
 
 
 def _forget_refused_token(request: Request, error: AppError) -> None:
@@ -189,15 +209,17 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, error: RequestValidationError) -> JSONResponse:
-        return error_response(
-            request,
-            AppError(400, "INVALID_REQUEST", "The request is invalid.", details=_validation_details(error)),
-        )
+        return error_response(request, invalid_request(validation_details(error.errors())))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, error: StarletteHTTPException) -> JSONResponse:
         code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(error.status_code, "HTTP_ERROR")
-        return error_response(request, AppError(error.status_code, code, str(error.detail)))
+        response = error_response(request, AppError(error.status_code, code, str(error.detail)))
+        response.headers.update(error.headers or {})
+        if error.status_code == 405:
+            # RFC 9110: every method the resource has. The router names only the first route it matched.
+            response.headers["Allow"] = ", ".join(allowed_methods(request))
+        return response
 
     @app.exception_handler(DatabricksError)
     async def _workspace(request: Request, error: DatabricksError) -> JSONResponse:

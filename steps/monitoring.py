@@ -52,8 +52,18 @@ def drift_of(phrase: str | None) -> traffic.Drift:
     )
 
 
-def window(phrase: str) -> tuple[str, str]:
-    """(start, end) of a metrics window in words: one of WINDOWS, or 'a window of N days' up to now."""
+# Windows with a bound outside the dates the app supports (server/validation.py): (start, end), as sent.
+OUTSIDE_SUPPORTED_DATES = {
+    "a window that ends on the first day of year 1": (None, "0001-01-01T00:00:00Z"),
+    "a window that starts in the year 9999": ("9999-06-01T00:00:00Z", None),
+}
+
+
+def window(phrase: str) -> tuple[str | None, str | None]:
+    """(start, end) of a metrics window in words: one of WINDOWS or OUTSIDE_SUPPORTED_DATES, or 'a window of
+    N days' up to now."""
+    if phrase in OUTSIDE_SUPPORTED_DATES:
+        return OUTSIDE_SUPPORTED_DATES[phrase]
     if days := re.fullmatch(r"a window of (\d+) days", phrase):
         start, end, aware = -dt.timedelta(days=int(days[1])), dt.timedelta(0), True
     else:

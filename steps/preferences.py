@@ -36,6 +36,9 @@ INVALID_BODIES: dict[str, bytes] = {
     "a value nested 5000 levels deep": b'{"value": ' + b"[" * 5000 + b"]" * 5000 + b"}",
     "a number too large for JSON": b'{"value": 1e400}',
     "a value and an unknown field": b'{"value": "dark", "colour": "blue"}',
+    "text containing a NUL character": b'{"value": "before\\u0000after"}',
+    "text holding half of a surrogate pair": b'{"value": "\\ud83d alone"}',
+    "a value whose object names a key twice": b'{"value": {"page_size": 50, "page_size": 100}}',
 }
 # Rows written behind the app's back (US5.4): JSON that PostgreSQL accepts but this API cannot represent.
 DAMAGED_VALUES: dict[str, str] = {
@@ -58,7 +61,7 @@ def value_of(phrase: str) -> Any:
         return [item.strip().strip('"') for item in phrase.removeprefix("the list ").split('", "')]
     named = {
         "nothing": None,
-        "text containing a NUL character": "before\u0000after",
+        "text with a tab and a line break": "first\tline\nsecond line",
         "a value of exactly the size limit": AT_LIMIT,
         "a value one byte over the size limit": AT_LIMIT + "x",
     }
@@ -144,14 +147,19 @@ def opens_in_tabs(people: Cast, who: str, tabs: str) -> list[httpx.Response]:
     return answers
 
 
-@when(parsers.re(rf"{PERSON} saves {KEY} as (?P<phrase>.+)"), target_fixture="response")
-def saves(people: Cast, saved: Saved, who: str, key: str, phrase: str) -> httpx.Response:
-    """Saves a value (or one of the named invalid bodies) under a key."""
+@when(
+    parsers.re(rf"{PERSON} saves {KEY} as (?P<phrase>.+?)(?P<plain> sent as plain text)?$"),
+    target_fixture="response",
+)
+def saves(people: Cast, saved: Saved, who: str, key: str, phrase: str, plain: str | None) -> httpx.Response:
+    """Saves a value (or one of the named invalid bodies) under a key; "sent as plain text": the same JSON
+    with Content-Type text/plain, as a form on another site can send it without asking."""
     person = people.subject(who)
-    if phrase in INVALID_BODIES:
+    if phrase in INVALID_BODIES or plain:
         # Sent quietly and summarised by hand: the usual attachment would try to pretty-print the bad body.
-        content = INVALID_BODIES[phrase]
-        response = person.app.quiet().save_preference_body(key, content)
+        content = INVALID_BODIES.get(phrase) or json.dumps({"value": value_of(phrase)}).encode()
+        media = "text/plain" if plain else "application/json"
+        response = person.app.quiet().save_preference_body(key, content, media)
         path = response.request.url.path
         summarise(
             f"PUT {path} → {response.status_code}",

@@ -379,7 +379,6 @@ HISTORY_SHOWS = (
     rf"with {POSSESSIVE} inputs, the predictions, version (?P<number>\d), its latency and status"
     r' "(?P<status>\w+)"'
     r"|with exactly those customers|as failed, with no predictions"
-    r"|as refused, the NUL kept as a replacement character"
 )
 
 
@@ -390,16 +389,10 @@ def history_shows_call(
     people: Cast, serving: Serving, response, who: str | None, shows: str, number, status
 ) -> None:
     """Her latest history entry is that call, with the customers sent: succeeded (its predictions, version,
-    latency and status), failed (the error code of the answer, no outputs), or refused with U+0000 stored as
-    U+FFFD."""
+    latency and status) or failed (the error code of the answer, no outputs)."""
     person = people.subject(who) if who else people["she"]
     items = ok(serving.history(person.app, limit=10))["items"]
     call = items[0]
-    if shows.startswith("as refused"):
-        [(column, value)] = [(k, v) for k, v in serving.sent[0].items() if isinstance(v, str) and "\x00" in v]
-        assert call["error_code"] == "INVALID_INPUT", call
-        assert call["inputs"][0][column] == value.replace("\x00", "\ufffd"), call["inputs"]
-        return
     assert call["inputs"] == serving.sent, call
     if shows.startswith("as failed"):
         assert len(items) == 1, items
@@ -414,6 +407,13 @@ def history_shows_call(
         assert call["model_version"] == serving.version(int(number))
         assert 0 < call["latency_ms"] < 60_000
         assert call["started_at"].endswith(("Z", "+00:00")) and call["started_at"] <= call["finished_at"]
+
+
+@then(parsers.re(rf"{POSSESSIVE} inference history holds no call"))
+def history_holds_no_call(people: Cast, serving: Serving) -> None:
+    """Nothing was logged: the person's history (of this scenario's endpoint) is empty."""
+    history = ok(serving.history(people["she"].app))
+    assert history["total"] == 0 and history["items"] == [], history
 
 
 @then(

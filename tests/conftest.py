@@ -10,6 +10,10 @@ import pytest
 from databricks.sdk import WorkspaceClient
 
 from fixtures.drivers.control import FakeControl
+from fixtures.drivers.factories import Factory, Makers, scope_key
+from fixtures.drivers.permissions import Permissions
+from fixtures.drivers.workspace_admin import WorkspaceAdmin
+from fixtures.stack.mock import Stack
 from fixtures.workspace.app import create_workspace_app
 from fixtures.workspace.server import (
     BackgroundServer,
@@ -72,3 +76,25 @@ def may_use_warehouse(admin: tuple[WorkspaceClient, str]) -> Callable[[str], Non
         admin[0].warehouses.update_permissions(WAREHOUSE_ID, access_control_list=[entry])
 
     return grant
+
+
+@pytest.fixture(scope="module")
+def module_makers(stack: Stack) -> Iterator[Makers]:
+    """``make_*`` for the workspace objects one test module shares (prefixed, tagged RemoveAfter, removed when
+    the module ends). Tables are made with the admin's SQL here: the suite's ``catalog_admin`` needs the
+    session-wide ``admin`` that this conftest replaces with its own."""
+    factory = Factory(scope_key(f"module {uuid.uuid4().hex[:6]}"))
+    makers = Makers(factory, stack)
+    admin = stack.admin_client()
+    warehouse_id = next(w.id for w in admin.warehouses.list() if w.id)
+    makers.sql = WorkspaceAdmin(admin, "", warehouse_id, makers, factory.prefix).sql
+    yield makers
+    factory.cleanup()
+
+
+@pytest.fixture(scope="module")
+def module_permissions(stack: Stack, module_makers: Makers) -> Permissions:
+    """Serving endpoint and SQL warehouse grants of one test module, undone when it ends."""
+    admin = stack.admin_client()
+    warehouse_id = next(w.id for w in admin.warehouses.list() if w.id)
+    return Permissions(admin, warehouse_id, module_makers.factory)

@@ -1,66 +1,99 @@
-"""Schemathesis against the app's own OpenAPI description, as a signed-in user.
+"""Schemathesis against the app's own OpenAPI description, as a signed-in user, every operation.
 
-Every operation gets ``FUZZ_EXAMPLES`` generated requests (1000+ in all once the stories have landed); each
-response must not be a server error and must match what the schema documents (status codes, content
-types, bodies). Findings are fixed in the app, never by loosening the schema.
+- Schema-valid input (positive phase): answered as documented.
+- Invalid input by construction (negative phase, and the coverage phase in both modes): refused with a
+  documented 4xx, never a server error.
 
-Driven through ``APIOperation.as_strategy()`` with Hypothesis directly: schemathesis' lazy pytest loader
-does not support pytest 9 yet, and the schema only exists once the session's stack is up.
+Every response must match what the schema documents (status codes, content types, headers, bodies).
+Findings are fixed in the app, never by loosening the schema. Cases are generated in worker processes
+(``fixtures/drivers/fuzzing.py``) while this process runs the app; each test prints its case counts per
+phase and its time. Stateful fuzzing, as two users, is ``tests/test_api_stateful.py``.
 """
 
 from __future__ import annotations
 
 import os
+import time
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 
-import schemathesis
-from hypothesis import HealthCheck, given, settings
+import pytest
 
 from fixtures.drivers.app import USER_TOKEN_HEADER
+from fixtures.drivers.fuzzing import OperationResult, fuzz_in_workers, worker_pool
 from fixtures.stack.mock import Stack
 
-FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "150"))
-# CI explores the same cases every run (a red build is a real finding, not a lucky seed); set FUZZ_RANDOM=1
-# to explore new ones locally, and turn each finding into a fix in the app.
-FUZZ_RANDOM = os.environ.get("FUZZ_RANDOM") == "1"
-MIN_TOTAL_CASES = 1000
+# Hypothesis examples per operation and phase (operations without inputs yield one case, or none).
+POSITIVE_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "100"))
+NEGATIVE_EXAMPLES = int(os.environ.get("FUZZ_NEGATIVE_EXAMPLES", "250"))
+MIN_POSITIVE_CASES = 1000
+MIN_INVALID_INPUT_CASES = 5000  # negative and coverage together (issue 19)
+REQUIRE_TOTALS = os.environ.get("FUZZ_REQUIRE_TOTAL", "1") == "1"
 
 
-def test_every_operation_conforms_to_its_schema(stack: Stack) -> None:
-    user = stack.create_person("Fuzz", ["analysts"])
-    headers = {USER_TOKEN_HEADER: user.token}
-    schema = schemathesis.openapi.from_url(f"{stack.app_url}/api/openapi.json", headers=headers)
-    operations = [result.ok() for result in schema.get_all_operations()]
-    assert operations, "the schema lists no operation"
-    cases: dict[str, int] = {}
-    failures: dict[str, str] = {}
-    for operation in operations:
-        cases[operation.label] = 0
-        try:
-            fuzzer(operation, headers, cases)()
-        except Exception as error:  # collected per operation, reported together below
-            failures[operation.label] = f"{error.__class__.__name__}: {str(error)[:2000]}"
-    print(f"\nfuzzed {sum(cases.values())} cases over {len(cases)} operations: {cases}")
-    assert not failures, "\n\n".join(f"{label}\n{failure}" for label, failure in failures.items())
-    # Operations without any input yield a single case whatever FUZZ_EXAMPLES says: they do not count.
-    with_inputs = [label for label, count in cases.items() if count > 1]
-    if (
-        os.environ.get("FUZZ_REQUIRE_TOTAL", "1") == "1"
-        and len(with_inputs) * FUZZ_EXAMPLES >= MIN_TOTAL_CASES
-    ):
-        assert sum(cases.values()) >= MIN_TOTAL_CASES, cases
+@pytest.fixture(scope="module")
+def pool() -> Iterator[ProcessPoolExecutor]:
+    workers = worker_pool()
+    yield workers
+    workers.shutdown(cancel_futures=True)
 
 
-def fuzzer(operation, headers: dict[str, str], cases: dict[str, int]):
-    @given(case=operation.as_strategy())
-    @settings(
-        max_examples=FUZZ_EXAMPLES,
-        deadline=None,
-        database=None,
-        derandomize=not FUZZ_RANDOM,
-        suppress_health_check=list(HealthCheck),
+@pytest.fixture(scope="module")
+def fuzzer_token(stack: Stack) -> str:
+    return stack.create_person("Fuzz", ["analysts"]).token
+
+
+def summarise(title: str, results: list[OperationResult], seconds: float, app_cpu: float) -> dict[str, int]:
+    per_phase = Counter()
+    statuses: dict[str, Counter] = {}
+    for result in results:
+        per_phase[result.phase] += result.cases
+        statuses.setdefault(result.phase, Counter()).update(result.statuses)
+    workers_cpu = sum(r.cpu_seconds for r in results)
+    print(
+        f"\n{title}: {sum(per_phase.values())} cases in {seconds:.1f} s "
+        f"(CPU: workers {workers_cpu:.1f} s, the app's process {app_cpu:.1f} s)"
     )
-    def fuzz(case) -> None:
-        cases[operation.label] += 1
-        case.call_and_validate(headers=headers)
+    for phase, cases in per_phase.items():
+        shown = ", ".join(f"{status}: {n}" for status, n in sorted(statuses[phase].items(), key=str))
+        print(f"  {phase}: {cases} cases ({shown})")
+    return dict(per_phase)
 
-    return fuzz
+
+def failures_of(results: list[OperationResult]) -> str:
+    return "\n\n".join(f"{r.phase} {r.label}\n" + "\n".join(r.failures) for r in results if r.failures)
+
+
+def test_every_operation_answers_valid_input_as_documented(
+    stack: Stack, pool: ProcessPoolExecutor, fuzzer_token: str
+) -> None:
+    started, cpu = time.perf_counter(), time.process_time()
+    results = fuzz_in_workers(
+        pool, stack.app_url, USER_TOKEN_HEADER, fuzzer_token, {"positive": POSITIVE_EXAMPLES}
+    )
+    counts = summarise("valid input", results, time.perf_counter() - started, time.process_time() - cpu)
+    assert not failures_of(results), failures_of(results)
+    if REQUIRE_TOTALS and POSITIVE_EXAMPLES >= 100:
+        assert counts["positive"] >= MIN_POSITIVE_CASES, counts
+
+
+def test_every_operation_refuses_invalid_input_as_documented(
+    stack: Stack, pool: ProcessPoolExecutor, fuzzer_token: str
+) -> None:
+    started, cpu = time.perf_counter(), time.process_time()
+    results = fuzz_in_workers(
+        pool,
+        stack.app_url,
+        USER_TOKEN_HEADER,
+        fuzzer_token,
+        {"negative": NEGATIVE_EXAMPLES, "coverage": 0},
+    )
+    counts = summarise("invalid input", results, time.perf_counter() - started, time.process_time() - cpu)
+    assert not failures_of(results), failures_of(results)
+    server_errors = sum(n for r in results for status, n in r.statuses.items() if str(status).startswith("5"))
+    assert server_errors == 0  # also a failed check above; said on its own because it is the point
+    with_inputs = [r.label for r in results if r.phase == "negative" and r.cases > 1]
+    assert len(with_inputs) >= 15, with_inputs  # every operation that takes input got invalid input
+    if REQUIRE_TOTALS and NEGATIVE_EXAMPLES >= 250:
+        assert counts["negative"] + counts["coverage"] >= MIN_INVALID_INPUT_CASES, counts

@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Generic, Literal, TypeVar
+from typing import Annotated, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from server.models.paging import MAX_OFFSET
+from server.validation import FREE_TEXT_PATTERN, TEXT_PATTERN
 
 T = TypeVar("T")
 Scalar = str | int | float | bool
+# A value a filter compares with: the body reader keeps text to the app's rule; the pattern says so.
+FilterScalar = Annotated[str, Field(pattern=FREE_TEXT_PATTERN)] | int | float | bool
+ColumnName = Annotated[str, Field(min_length=1, max_length=255, pattern=TEXT_PATTERN)]
+# Unknown members are refused rather than ignored: a misspelt "filter" must not return every row.
+STRICT = ConfigDict(extra="forbid")
 MAX_PAGE_SIZE = 1000
+# A filtered-rows request body, at most: 50 filters of up to 1,000 values each fit with room to spare
+# for ordinary values; the OpenAPI states it as x-max-body-bytes.
+MAX_ROWS_QUERY_BYTES = 1024 * 1024
 
 
 class Page(BaseModel, Generic[T]):
@@ -59,27 +68,31 @@ class TableDetail(BaseModel):
 class EqualityFilter(BaseModel):
     """``eq``/``ne`` a value; a null value means IS NULL / IS NOT NULL."""
 
-    column: str = Field(min_length=1, max_length=255)
+    model_config = STRICT
+    column: ColumnName
     op: Literal["eq", "ne"] = "eq"
-    value: Scalar | None = None
+    value: FilterScalar | None = None
 
 
 class RangeFilter(BaseModel):
-    column: str = Field(min_length=1, max_length=255)
+    model_config = STRICT
+    column: ColumnName
     op: Literal["gt", "gte", "lt", "lte"]
-    value: Scalar
+    value: FilterScalar
 
 
 class InFilter(BaseModel):
-    column: str = Field(min_length=1, max_length=255)
+    model_config = STRICT
+    column: ColumnName
     op: Literal["in"]
-    values: list[Scalar] = Field(min_length=1, max_length=1000)
+    values: list[FilterScalar] = Field(min_length=1, max_length=1000)
 
 
 RowFilter = EqualityFilter | RangeFilter | InFilter
 
 
 class RowsQuery(BaseModel):
+    model_config = STRICT
     filters: list[RowFilter] = Field(default_factory=list, max_length=50)
     limit: int = Field(100, ge=1, le=MAX_PAGE_SIZE)
     offset: int = Field(0, ge=0, le=MAX_OFFSET)

@@ -32,7 +32,8 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         404: "Not found",
         409: "Conflict",
         412: "Precondition failed (stale If-Match)",
-        413: "Request body too large",
+        413: "Request body larger than the operation's x-max-body-bytes",
+        415: "The body is not sent as application/json (UNSUPPORTED_MEDIA_TYPE)",
         502: "The workspace failed",
         503: "A dependency is unavailable; retry after Retry-After",
     }

@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from server.validation import JsonValue
+
 KEY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
 KEY_RULES = (
     "1-128 characters: letters, digits, '.', '_', ':' or '-', starting with a letter or digit "
@@ -30,7 +32,7 @@ class PreferenceWrite(BaseModel):
         json_schema_extra={"examples": [{"value": "dark"}, {"value": {"catalog": "sales", "page_size": 50}}]},
     )
 
-    value: Any = Field(
+    value: JsonValue = Field(
         ...,
         description=(
             f"Any JSON value (object, array, string, number, boolean or null), at most {MAX_VALUE_BYTES} "

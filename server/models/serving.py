@@ -7,8 +7,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from server.validation import JsonObject
+
 DEFAULT_HISTORY_PAGE = 50
 MAX_HISTORY_PAGE = 1000
+# A scoring or batch request body, at most (the OpenAPI states it as x-max-body-bytes).
+MAX_BODY_BYTES = 32 * 1024 * 1024
 
 
 class ServedEntity(BaseModel):
@@ -57,10 +61,12 @@ class InputSchema(BaseModel):
 class InvokeRequest(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"records": [{"tenure_months": 12, "monthly_charges": 70.5}]}]},
+        json_schema_extra={
+            "examples": [{"records": [{"tenure_months": 12, "monthly_charges": 70.5, "support_tickets": 1}]}]
+        },
     )
 
-    records: list[dict[str, Any]] = Field(..., min_length=1, description="One object per record, by column")
+    records: list[JsonObject] = Field(..., min_length=1, description="One object per record, by column")
 
 
 class Prediction(BaseModel):

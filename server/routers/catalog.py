@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Depends, Path, Query
 
 from server.dependencies import Browsing, Catalogs, User, UserWorkspace
 from server.models.catalog import (
     MAX_PAGE_SIZE,
+    MAX_ROWS_QUERY_BYTES,
     CatalogSummary,
     Page,
     RowsPage,
@@ -17,14 +18,20 @@ from server.models.catalog import (
     TableDetail,
 )
 from server.models.errors import error_responses
+from server.request_body import JsonBody
 from server.routers.common import Offset
 from server.services.catalog import NAME_PATTERN
+from server.validation import TEXT_PATTERN
 
 router = APIRouter(prefix="/api/catalogs", tags=["catalog"], responses=error_responses(403, 404))
 Name = Annotated[str, Path(pattern=NAME_PATTERN, description="A Unity Catalog name")]
 PageSize = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Items per page")]
-PageToken = Annotated[str | None, Query(max_length=4096, description="next_page_token of the previous page")]
+PageToken = Annotated[
+    str | None,
+    Query(max_length=4096, pattern=TEXT_PATTERN, description="next_page_token of the previous page"),
+]
 TABLE = "/{catalog}/schemas/{schema}/tables/{table}"
+ROWS_QUERY_BODY = JsonBody(RowsQuery, MAX_ROWS_QUERY_BYTES, description="Filters and the page to read.")
 
 
 @router.get("", response_model=Page[CatalogSummary], summary="Catalogs the user may use")
@@ -97,8 +104,19 @@ def rows(
     return service.rows(w, catalog, schema, table, RowsQuery(limit=limit, offset=offset))
 
 
-@router.post(f"{TABLE}/rows", response_model=RowsPage, summary="A page of the rows matching filters")
+@router.post(
+    f"{TABLE}/rows",
+    response_model=RowsPage,
+    summary="A page of the rows matching filters",
+    openapi_extra=ROWS_QUERY_BODY.openapi,
+    responses=ROWS_QUERY_BODY.responses,
+)
 def filtered_rows(
-    catalog: Name, schema: Name, table: Name, query: RowsQuery, w: UserWorkspace, service: Catalogs
+    catalog: Name,
+    schema: Name,
+    table: Name,
+    query: Annotated[RowsQuery, Depends(ROWS_QUERY_BODY)],
+    w: UserWorkspace,
+    service: Catalogs,
 ) -> RowsPage:
     return service.rows(w, catalog, schema, table, query)

@@ -11,11 +11,20 @@ from server.models.paging import MAX_OFFSET
 from server.services.preferences import Precondition
 
 # Serving endpoint names as the app accepts them in paths and filters (the fake workspace creates names of
-# 1-63 letters, digits, '-' and '_').
+# 1-63 letters, digits, '-' and '_'). In a path, any other name is refused (400) before the workspace is
+# asked: "An endpoint name can consist of alphanumeric characters, dashes, and underscores" (databricks-sdk,
+# ServingEndpointsAPI.create), and the SDK writes the name into its request path unescaped, so a "#", "?"
+# or "/" would ask the workspace something else.
 MAX_ENDPOINT_NAME_LENGTH = 63
+ENDPOINT_NAME_PATTERN = r"^[A-Za-z0-9_-]+$"
 EndpointName = Annotated[
     str,
-    Path(min_length=1, max_length=MAX_ENDPOINT_NAME_LENGTH, description="The serving endpoint's name"),
+    Path(
+        min_length=1,
+        max_length=MAX_ENDPOINT_NAME_LENGTH,
+        pattern=ENDPOINT_NAME_PATTERN,
+        description="The serving endpoint's name: letters, digits, '-' and '_'",
+    ),
 ]
 Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Items to skip; past the end: an empty page")]
 

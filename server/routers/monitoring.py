@@ -3,7 +3,6 @@ group who may see the endpoint). Thin: the service holds the logic."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -13,14 +12,19 @@ from server.dependencies import Monitoring, User, UserWorkspace
 from server.models.monitoring import EndpointDrift, EndpointMetrics
 from server.routers.common import EndpointName
 from server.services.monitoring import resolve_window
+from server.validation import DATE_RANGE, SupportedDatetime
 
 router = APIRouter(prefix="/api/monitoring", tags=["monitoring"])
 Start = Annotated[
-    dt.datetime | None, Query(description="Window start, ISO 8601 with time zone; default: end - 24 h")
+    SupportedDatetime | None,
+    Query(description=f"Window start, ISO 8601 with time zone, {DATE_RANGE}; default: end - 24 h"),
 ]
-End = Annotated[dt.datetime | None, Query(description="Window end (exclusive), ISO 8601; default: now")]
+End = Annotated[
+    SupportedDatetime | None,
+    Query(description=f"Window end (exclusive), ISO 8601 with time zone, {DATE_RANGE}; default: now"),
+]
 ERRORS = {
-    400: {"description": "INVALID_WINDOW"},
+    400: {"description": "INVALID_WINDOW, or INVALID_REQUEST for a time outside the supported range"},
     403: {"description": "MONITORING_NOT_ALLOWED: not in the monitoring group; MISSING_SCOPE"},
     404: {"description": "ENDPOINT_NOT_FOUND: no such endpoint, or one the user may not see (alike)"},
     503: {"description": "LAKEBASE_NOT_CONFIGURED, or DATABASE_UNAVAILABLE with Retry-After"},

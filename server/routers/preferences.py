@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, status
 from starlette.concurrency import run_in_threadpool
 
 from server.dependencies import Preferences, User
@@ -22,9 +22,10 @@ from server.models.preferences import (
     PreferencePage,
     PreferenceWrite,
 )
-from server.request_body import read_capped
+from server.request_body import JsonBody
 from server.routers.common import etag, precondition
-from server.services.preferences import parse_write
+from server.services.preferences import storable_value
+from server.validation import TEXT_PATTERN
 
 router = APIRouter(prefix="/api/preferences", tags=["preferences"])
 
@@ -42,14 +43,37 @@ ERRORS = {
 ETAG_HEADER = {
     "ETag": {"description": "The version of the value, for If-Match", "schema": {"type": "string"}}
 }
+# OpenAPI links: what a client (and stateful fuzzing) can do next with a preference it saved or read.
+_OPERATIONS = {  # FastAPI's generated operation ids of this router's routes
+    "read": "read_preference_api_preferences__key__get",
+    "save": "save_preference_api_preferences__key__put",
+    "delete": "delete_preference_api_preferences__key__delete",
+    "list": "list_preferences_api_preferences_get",
+}
+SAME_KEY = {"path.key": "$request.path.key"}
+FROM_VERSION = {**SAME_KEY, "header.If-Match": "$response.header.ETag"}
+KEY_LINKS = {
+    "ReadIt": {"operationId": _OPERATIONS["read"], "parameters": SAME_KEY},
+    "ChangeItFromThisVersion": {"operationId": _OPERATIONS["save"], "parameters": FROM_VERSION},
+    "DeleteItFromThisVersion": {"operationId": _OPERATIONS["delete"], "parameters": FROM_VERSION},
+    "DeleteIt": {"operationId": _OPERATIONS["delete"], "parameters": SAME_KEY},
+}
+NEXT_PAGE_LINK = {
+    "NextPage": {
+        "operationId": _OPERATIONS["list"],
+        "parameters": {"query.page_token": "$response.body#/next_page_token"},
+    }
+}
 SavedKey = Annotated[str, Path(pattern=KEY_PATTERN, description=KEY_RULES)]
-# Reads and deletes also reach keys saved before the current key rules.
-# PostgreSQL text cannot hold NUL, so no stored key (and no position between keys) contains one.
-NO_NUL = r"^[^\x00]*$"
+# Reads and deletes also reach keys saved before the current key rules, within the app's text rule
+# (server.validation: no control characters, which PostgreSQL text, NUL aside, would hold).
 StoredKey = Annotated[
     str,
     Path(
-        min_length=1, max_length=MAX_STORED_KEY_LENGTH, pattern=NO_NUL, description="The preference's name."
+        min_length=1,
+        max_length=MAX_STORED_KEY_LENGTH,
+        pattern=TEXT_PATTERN,
+        description="The preference's name.",
     ),
 ]
 IfMatch = Annotated[
@@ -62,7 +86,12 @@ IfMatch = Annotated[
 ]
 
 
-@router.get("", response_model=PreferencePage, summary="List my preferences, in key order", responses=ERRORS)
+@router.get(
+    "",
+    response_model=PreferencePage,
+    summary="List my preferences, in key order",
+    responses={**ERRORS, 200: {"links": NEXT_PAGE_LINK}},
+)
 def list_preferences(
     user: User,
     service: Preferences,
@@ -71,7 +100,7 @@ def list_preferences(
         str | None,
         Query(
             max_length=MAX_STORED_KEY_LENGTH,
-            pattern=NO_NUL,
+            pattern=TEXT_PATTERN,
             description="next_page_token of the previous page",
         ),
     ] = None,
@@ -85,7 +114,7 @@ def list_preferences(
     summary="Read one of my preferences",
     responses={
         **ERRORS,
-        200: {"headers": ETAG_HEADER},
+        200: {"headers": ETAG_HEADER, "links": KEY_LINKS},
         404: error("PREFERENCE_NOT_FOUND (also for keys of other users)"),
         409: error("PREFERENCE_UNREADABLE: a stored value not saved through this app"),
     },
@@ -96,8 +125,13 @@ def read_preference(key: StoredKey, user: User, service: Preferences, response: 
     return preference
 
 
-async def _capped_body(request: Request) -> bytes:
-    return await read_capped(request, MAX_BODY_BYTES, lambda: value_too_large(MAX_VALUE_BYTES))
+PREFERENCE_BODY = JsonBody(
+    PreferenceWrite,
+    MAX_BODY_BYTES,
+    lambda _: value_too_large(MAX_VALUE_BYTES),
+    # The body has one member, and only the value can nest: a body too deep to parse is its fault.
+    nesting_field="value",
+)
 
 
 @router.put(
@@ -106,33 +140,29 @@ async def _capped_body(request: Request) -> bytes:
     summary="Save one of my preferences (create or replace)",
     description=(
         f'The body is `{{"value": <any JSON>}}`; the value may be at most {MAX_VALUE_BYTES} bytes of compact '
-        "UTF-8 JSON. Bodies larger than that are refused with 413 before they are read."
+        f"UTF-8 JSON. Bodies larger than {MAX_BODY_BYTES} bytes are refused with 413 before they are read."
     ),
     status_code=status.HTTP_200_OK,
-    # The body is read by hand (capped, streamed), so it is documented here rather than as a parameter.
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": PreferenceWrite.model_json_schema()}},
-        }
-    },
+    openapi_extra=PREFERENCE_BODY.openapi,
     responses={
         **ERRORS,
-        200: {"description": "Replaced", "headers": ETAG_HEADER},
-        201: {"description": "Created", "model": Preference, "headers": ETAG_HEADER},
+        **PREFERENCE_BODY.responses,
+        200: {"description": "Replaced", "headers": ETAG_HEADER, "links": KEY_LINKS},
+        201: {"description": "Created", "model": Preference, "headers": ETAG_HEADER, "links": KEY_LINKS},
         412: error("PRECONDITION_FAILED: If-Match does not match the current version"),
         413: error("VALUE_TOO_LARGE"),
     },
 )
 async def save_preference(
     key: SavedKey,
+    body: Annotated[PreferenceWrite, Depends(PREFERENCE_BODY)],
     user: User,
     service: Preferences,
     request: Request,
     response: Response,
     if_match: IfMatch = None,
 ) -> Preference:
-    value_json = parse_write(await _capped_body(request))
+    value_json = storable_value(body)
     preference, created = await run_in_threadpool(
         service.save, user.user_name, key, value_json, precondition(if_match)
     )

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
-from pydantic import ValidationError
+from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from server.dependencies import InferenceHistoryLog, Serving, User, UserWorkspace
-from server.errors import AppError, payload_too_large, request_id
+from server.errors import request_id
 from server.models.serving import (
     DEFAULT_HISTORY_PAGE,
+    MAX_BODY_BYTES,
     MAX_HISTORY_PAGE,
     BatchPrediction,
     Endpoint,
@@ -25,15 +25,31 @@ from server.models.serving import (
     InvokeRequest,
     Prediction,
 )
-from server.request_body import read_capped
-from server.routers.common import MAX_ENDPOINT_NAME_LENGTH, EndpointName, Offset
+from server.request_body import JsonBody
+from server.routers.common import ENDPOINT_NAME_PATTERN, MAX_ENDPOINT_NAME_LENGTH, EndpointName, Offset
 
 router = APIRouter(prefix="/api/serving", tags=["serving"])
-# The body is read with a size cap before it is parsed, so it is described here rather than by a parameter.
-RECORDS_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {"application/json": {"schema": InvokeRequest.model_json_schema()}},
+RECORDS_BODY = JsonBody(InvokeRequest, MAX_BODY_BYTES)
+Records = Annotated[InvokeRequest, Depends(RECORDS_BODY)]
+# OpenAPI links (FastAPI's generated operation ids): an endpoint's example request can be scored as it is,
+# and a call just made is in the caller's history of that endpoint.
+SAME_ENDPOINT = {"path.name": "$request.path.name"}
+EXAMPLE_LINKS = {
+    "ScoreTheExample": {
+        "operationId": "invoke_api_serving_endpoints__name__invocations_post",
+        "parameters": SAME_ENDPOINT,
+        "requestBody": "$response.body#/example_request",
+    },
+    "ScoreTheExampleInABatch": {
+        "operationId": "batch_api_serving_endpoints__name__batch_post",
+        "parameters": SAME_ENDPOINT,
+        "requestBody": "$response.body#/example_request",
+    },
+}
+HISTORY_LINK = {
+    "FindTheCallInMyHistory": {
+        "operationId": "history_api_serving_history_get",
+        "parameters": {"query.endpoint": "$request.path.name"},
     }
 }
 ERRORS = {
@@ -47,20 +63,6 @@ SCORING_ERRORS = {
     **ERRORS,
     403: {"description": "PERMISSION_DENIED: the user may see the endpoint but not query it; MISSING_SCOPE"},
 }
-
-
-async def _records(request: Request, limit: int) -> list[dict]:
-    body = await read_capped(
-        request, limit, lambda: payload_too_large(f"The request body is larger than {limit} bytes.")
-    )
-    try:
-        return InvokeRequest.model_validate_json(body).records
-    except ValidationError as error:
-        details = [
-            {"field": ".".join(str(p) for p in item["loc"]) or "body", "issue": item["msg"]}
-            for item in error.errors()[:20]
-        ]
-        raise AppError(400, "INVALID_REQUEST", "The request is invalid.", details=details) from None
 
 
 @router.get(
@@ -87,7 +89,7 @@ async def get_endpoint(name: EndpointName, ws: UserWorkspace, service: Serving) 
     "/endpoints/{name}/schema",
     response_model=InputSchema,
     summary="Input schema and an example request",
-    responses=ERRORS,
+    responses={**ERRORS, 200: {"links": EXAMPLE_LINKS}},
 )
 async def input_schema(name: EndpointName, ws: UserWorkspace, service: Serving) -> InputSchema:
     return await run_in_threadpool(service.input_schema, ws, name)
@@ -97,28 +99,26 @@ async def input_schema(name: EndpointName, ws: UserWorkspace, service: Serving) 
     "/endpoints/{name}/invocations",
     response_model=Prediction,
     summary="Real-time inference",
-    openapi_extra=RECORDS_BODY,
-    responses=SCORING_ERRORS,
+    openapi_extra=RECORDS_BODY.openapi,
+    responses={**RECORDS_BODY.responses, **SCORING_ERRORS, 200: {"links": HISTORY_LINK}},
 )
 async def invoke(
-    name: EndpointName, request: Request, user: User, ws: UserWorkspace, service: Serving
+    name: EndpointName, body: Records, request: Request, user: User, ws: UserWorkspace, service: Serving
 ) -> Prediction:
-    records = await _records(request, service.max_body_bytes)
-    return await service.invoke(ws, user.user_name, name, records, request_id(request))
+    return await service.invoke(ws, user.user_name, name, body.records, request_id(request))
 
 
 @router.post(
     "/endpoints/{name}/batch",
     response_model=BatchPrediction,
     summary="Batch inference, in chunks",
-    openapi_extra=RECORDS_BODY,
-    responses=SCORING_ERRORS,
+    openapi_extra=RECORDS_BODY.openapi,
+    responses={**RECORDS_BODY.responses, **SCORING_ERRORS, 200: {"links": HISTORY_LINK}},
 )
 async def batch(
-    name: EndpointName, request: Request, user: User, ws: UserWorkspace, service: Serving
+    name: EndpointName, body: Records, request: Request, user: User, ws: UserWorkspace, service: Serving
 ) -> BatchPrediction:
-    records = await _records(request, service.max_body_bytes)
-    return await service.batch(ws, user.user_name, name, records, request_id(request))
+    return await service.batch(ws, user.user_name, name, body.records, request_id(request))
 
 
 @router.get(
@@ -134,7 +134,10 @@ async def history(
     service: Serving,
     limit: Annotated[int, Query(ge=1, le=MAX_HISTORY_PAGE)] = DEFAULT_HISTORY_PAGE,
     offset: Offset = 0,
-    endpoint: Annotated[str | None, Query(min_length=1, max_length=MAX_ENDPOINT_NAME_LENGTH)] = None,
+    endpoint: Annotated[
+        str | None,
+        Query(min_length=1, max_length=MAX_ENDPOINT_NAME_LENGTH, pattern=ENDPOINT_NAME_PATTERN),
+    ] = None,
 ) -> InferenceHistory:
     if endpoint is not None:  # one endpoint's history: only while the user may still see it
         await run_in_threadpool(service.get_endpoint, ws, endpoint)

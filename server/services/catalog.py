@@ -43,7 +43,7 @@ T = TypeVar("T")
 UC = "/api/2.1/unity-catalog"
 # Unity Catalog names: 1-255 characters, no period, space, forward slash or control character; and no
 # '?', '#' or '%', which the SDK would put unencoded into a URL path.
-NAME_PATTERN = r"^[^. /?#%\x00-\x1f\x7f]{1,255}$"
+NAME_PATTERN = r"^[^. /?#%\x00-\x1f\x7f-\x9f]{1,255}$"
 NOT_FOUND_CODES = {
     "CATALOG_DOES_NOT_EXIST": "CATALOG_NOT_FOUND",
     "SCHEMA_DOES_NOT_EXIST": "SCHEMA_NOT_FOUND",

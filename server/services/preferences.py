@@ -13,8 +13,6 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import ValidationError
-
 from server.db import Database
 from server.errors import AppError, value_too_large
 from server.models.preferences import (
@@ -91,29 +89,16 @@ def load_json(text: str | bytes) -> Any:
     return value
 
 
-def parse_write(body: bytes) -> str:
-    """The request body -> the value as compact JSON text, or a clear 400 (field by field) or 413."""
-    try:
-        document = json.loads(body)
-    except RecursionError as error:
-        raise invalid("value", f"nested more than {MAX_VALUE_DEPTH} levels deep") from error
-    except ValueError as error:  # includes UnicodeDecodeError
-        raise invalid("body", f"not valid JSON: {error}") from error
-    try:
-        request = PreferenceWrite.model_validate(document)
-    except ValidationError as error:
-        details = [
-            {"field": ".".join(str(p) for p in e["loc"]) or "body", "issue": e["msg"]} for e in error.errors()
-        ]
-        raise AppError(400, "INVALID_REQUEST", "The request is invalid.", details=details) from error
+def storable_value(request: PreferenceWrite) -> str:
+    """A save's value (the body already read and checked by the app's body reader) -> compact JSON text,
+    or a clear 400 (too deep) or 413 (too large)."""
     if _depth(request.value) > MAX_VALUE_DEPTH:
         raise invalid("value", f"nested more than {MAX_VALUE_DEPTH} levels deep")
     try:
         text = json.dumps(request.value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-        size = len(text.encode("utf-8"))
-    except ValueError as error:  # NaN or infinite numbers, lone surrogates, integers too long to print
-        raise invalid("value", f"cannot be stored as JSON: {error}") from error
-    if size > MAX_VALUE_BYTES:
+    except ValueError as error:  # the body reader lets no non-finite number through; kept as a guard
+        raise invalid("value", "cannot be stored as JSON") from error
+    if len(text.encode("utf-8")) > MAX_VALUE_BYTES:
         raise value_too_large(MAX_VALUE_BYTES)
     return text
 

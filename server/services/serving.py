@@ -99,10 +99,6 @@ class ServingService:
         # Calls to endpoints run here, so a slow model never starves the app's own thread pool.
         self._executor = ThreadPoolExecutor(max_workers=64, thread_name_prefix="serving")
 
-    @property
-    def max_body_bytes(self) -> int:
-        return self._settings.serving_max_body_bytes
-
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
