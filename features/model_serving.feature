@@ -112,6 +112,7 @@ Feature: Model serving
     Scenario Outline: A real-time call takes between 1 and 1000 customers
       When Ana scores <count> customers with the endpoint "churn"
       Then the request is refused with status <status> as "<code>"
+      And her inference history holds no call
 
       Examples:
         | count | status | code              |

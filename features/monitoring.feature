@@ -118,8 +118,8 @@ Feature: Monitoring served models
     @US9_4 @US3_13 @critical
     Scenario: A monitor who may not see an endpoint gets the answer for one that does not exist
       Given Ana has sent 5 customers one at a time to the endpoint "churn-watch"
-      And the workspace admin takes away Mia's permission on the endpoint "churn-watch"
-      When Mia looks at the metrics of the endpoint "churn-watch"
+      When the workspace admin takes away Mia's permission on the endpoint "churn-watch"
+      And Mia looks at the metrics of the endpoint "churn-watch"
       Then the refusal is the one for an endpoint that does not exist, naming the endpoint "churn-watch"
       When Mia checks the endpoint "churn-watch" for drift
       Then the refusal is the one for an endpoint that does not exist, naming the endpoint "churn-watch"

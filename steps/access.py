@@ -50,7 +50,6 @@ def analysts_may(analysts: list, serving, permissions: Permissions, what: str, e
 TAKE_AWAY = rf"the workspace admin takes away {GRANTEE}'s permission on {ENDPOINT}"
 
 
-@given(parsers.re(TAKE_AWAY))
 @when(parsers.re(TAKE_AWAY))
 def takes_endpoint_away(people: Cast, serving, permissions: Permissions, who: str, endpoint: str) -> None:
     """Removes the person's grant on the endpoint with the SDK, as an admin does mid-session."""
