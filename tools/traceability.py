@@ -49,12 +49,12 @@ class ScenarioRow:
         return "passed"
 
 
-def load_results(results_dir: Path) -> dict[str, list[str]]:
-    """Allure fullName -> statuses of the last run (one per example row / rerun)."""
+def load_results(*results_dirs: Path) -> dict[str, list[str]]:
+    """Allure fullName -> statuses of the last run (one per example row / rerun), over every folder given
+    (the default run's, and the large-data scenarios' run apart)."""
     statuses: dict[str, list[str]] = defaultdict(list)
-    if not results_dir.is_dir():
-        return statuses
-    for path in results_dir.glob("*-result.json"):
+    paths = [path for folder in results_dirs if folder.is_dir() for path in folder.glob("*-result.json")]
+    for path in paths:
         try:
             result = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
@@ -119,7 +119,7 @@ def render_markdown(by_id: dict[str, list[ScenarioRow]], verdicts: dict[str, str
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--results", type=Path, default=RESULTS, help="Allure results directory")
+    parser.add_argument("--results", type=Path, action="append", help="Allure results directory (repeatable)")
     parser.add_argument("--requirements", type=Path, default=stories.REQUIREMENTS, help=argparse.SUPPRESS)
     parser.add_argument("--report-only", action="store_true", help="print, but always exit 0")
     parser.add_argument("--markdown", type=Path, help="also write the full table as Markdown here")
@@ -127,7 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     requirements = stories.requirements(args.requirements)
-    results = load_results(args.results)
+    folders = args.results or [RESULTS]
+    results = load_results(*folders)
     by_id = scenarios_by_id(results, args.requirements)
     verdicts = {i: verdict(rows, i in requirements and requirements[i].planned) for i, rows in by_id.items()}
     for scenario_id in requirements:
@@ -146,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         f"traceability: {passing}/{len(required)} requirement IDs have a passing scenario; "
         f"{counts['UNCOVERED']} uncovered, {counts['FAILING']} failing, {counts['NOT RUN']} not run; "
         f"{len(planned)} planned ({', '.join(planned) or 'none'}) "
-        f"({sum(len(v) for v in results.values())} results read from {rel(args.results)})"
+        f"({sum(len(v) for v in results.values())} results read from {', '.join(rel(f) for f in folders)})"
     )
     for scenario_id in planned:
         if verdicts[scenario_id] == "ok":
