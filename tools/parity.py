@@ -87,23 +87,31 @@ def fields(shape: Any, prefix: str = "") -> set[str]:
 
 
 def load(run: Path) -> dict[str, tuple[dict, dict[str, Operation]]]:
-    """scenario -> (header, operation -> what was seen)."""
+    """scenario -> (header, operation -> what was seen).
+
+    The examples of a scenario outline count as one scenario: they share what the app caches (a model's
+    baseline, say), so which example makes the call that fills the cache depends on the order they ran in.
+    """
     if not run.is_dir():
         raise SystemExit(f"{run}: not a folder of recorded calls (run the suite first)")
-    loaded = {}
+    loaded: dict[str, tuple[dict, dict[str, Operation]]] = {}
     for path in sorted(run.glob("*.jsonl")):
         header, recorded = calls.read(path)
         if header["scenario"].startswith("_"):
             continue  # calls outside any scenario: only unserved ones are kept, and they fail the run
-        operations: dict[str, Operation] = defaultdict(Operation)
+        scenario = header["scenario"].split("[", 1)[0]
+        previous = loaded.get(scenario)
+        if previous is not None and previous[0]["outcome"] != "skipped":
+            header = previous[0]  # an example that ran speaks for the outline
+        operations: dict[str, Operation] = previous[1] if previous else defaultdict(Operation)
         for call in recorded:
             op = operations[f"{call['method']} {call['path']}"]
             op.query |= set(call.get("query") or [])
             op.request |= fields(call.get("request"))
             op.outcomes.add(" ".join(str(p) for p in (call["status"], call.get("error_code")) if p))
             op.response |= fields(call.get("response"))
-        loaded[header["scenario"]] = (header, dict(operations))
-    return loaded
+        loaded[scenario] = (header, operations)
+    return {scenario: (header, dict(ops)) for scenario, (header, ops) in loaded.items()}
 
 
 def _missing(have: set[str], lack: set[str]) -> set[str]:
