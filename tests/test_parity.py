@@ -63,6 +63,25 @@ def test_a_different_answer_a_missing_call_and_a_missing_field_are_each_named(tm
     assert "403 PERMISSION_DENIED" in (tmp_path / "p.md").read_text()
 
 
+def test_a_read_the_app_kept_from_an_earlier_scenario_on_the_same_worker_is_a_note(tmp_path: Path) -> None:
+    profile = call("/api/2.0/mlflow/runs/get")
+    a, b = tmp_path / "a", tmp_path / "b"
+    calls.write(a, "drift", "passed", [profile], worker="gw0", order=1)
+    calls.write(a, "handful", "passed", [], worker="gw0", order=2)
+    calls.write(b, "handful", "passed", [profile], worker="gw0", order=1)
+    calls.write(b, "drift", "passed", [profile], worker="gw0", order=2)
+    differences, notes = parity.compare(a, b)
+    assert differences == []
+    assert notes == ["handful: GET /api/2.0/mlflow/runs/get only in B; A read it earlier in drift"]
+    # Not on the same worker, not earlier, or not a read: a difference.
+    for worker, order, method in (("gw1", 1, "GET"), ("gw0", 3, "GET"), ("gw0", 1, "DELETE")):
+        calls.write(a, "drift", "passed", [{**profile, "method": method}], worker=worker, order=order)
+        calls.write(b, "drift", "passed", [{**profile, "method": method}], worker="gw0", order=2)
+        calls.write(b, "handful", "passed", [{**profile, "method": method}], worker="gw0", order=1)
+        differences, _ = parity.compare(a, b)
+        assert [(d.scenario, d.what) for d in differences] == [("handful", "called only in B")]
+
+
 def test_a_skipped_scenario_is_not_compared_but_a_missing_one_is_a_difference(tmp_path: Path) -> None:
     a = run(tmp_path / "a", {"s1": [call()], "s2": [call()]})
     run(tmp_path / "b", {"s1": []}, outcome="skipped")
@@ -77,7 +96,8 @@ def test_the_ledger_lists_every_served_operation_and_dates_what_a_live_run_match
     mock = run(tmp_path / "mock", {"s1": [call()]})
     live = run(tmp_path / "live", {"s1": [call()]})
     ledger = tmp_path / "fake-parity.md"
-    assert parity.write_ledger(ledger, mock) == len(served_operations())
+    served = [op for op in served_operations() if not op.template.startswith(calls.EXCLUDED_PREFIXES)]
+    assert parity.write_ledger(ledger, mock) == len(served)
     text = ledger.read_text()
     assert "| `GET /api/2.1/unity-catalog/tables/{full_name}` | `w.tables.get` |" in text
     confirmed = parity.update_ledger(ledger, live, mock)

@@ -9,6 +9,9 @@ A run is a folder of ``<scenario>.jsonl`` files (``reports/calls`` after ``pytes
 ``fixtures/reporting/calls.py`` writes them). Scenarios are compared one by one; within a scenario the calls
 are grouped by operation (method and path template) and compared as sets, ignoring order and repeats: the
 app and the Givens make calls concurrently, and a poll repeats a different number of times in each run.
+The app keeps what it reads of objects the scenarios of a worker share (a model version's training
+profile), so a read only one run made in a scenario is not a difference when the other run made that read,
+with the same outcome, in an earlier scenario on the same worker: it is listed as a note instead.
 Differences: an operation only one side called; a status or ``error_code`` only one side saw; a query key,
 request field or response field only one side had. A scenario one run skipped (live mode skips
 ``@fault_injection``) is not compared; a scenario missing from one run without a skip is a difference.
@@ -101,8 +104,12 @@ def load(run: Path) -> dict[str, tuple[dict, dict[str, Operation]]]:
             continue  # calls outside any scenario: only unserved ones are kept, and they fail the run
         scenario = header["scenario"].split("[", 1)[0]
         previous = loaded.get(scenario)
-        if previous is not None and previous[0]["outcome"] != "skipped":
-            header = previous[0]  # an example that ran speaks for the outline
+        ran = {(header["worker"], header["order"])} if "order" in header else set()
+        if previous is not None:
+            ran |= previous[0]["ran"]
+            if previous[0]["outcome"] != "skipped":
+                header = previous[0]  # an example that ran speaks for the outline
+        header = {**header, "ran": ran}  # (worker, order) of each example
         operations: dict[str, Operation] = previous[1] if previous else defaultdict(Operation)
         for call in recorded:
             op = operations[f"{call['method']} {call['path']}"]
@@ -129,6 +136,26 @@ def _listed(values: set[str]) -> str:
     return ", ".join(sorted(values)) or "-"
 
 
+def _is_read(operation: str) -> bool:
+    """GET and HEAD, and the reads made with POST (a query in the body): searches, download URLs."""
+    method, path = operation.split(" ", 1)
+    return method in ("GET", "HEAD") or path.rsplit("/", 1)[-1] in ("search", "create-download-url")
+
+
+def _read_earlier(run: dict, scenario: str, operation: str, outcomes: set[str]) -> str | None:
+    """A scenario of ``run`` that made this read with these outcomes before ``scenario``, on its worker."""
+    if not _is_read(operation):
+        return None
+    ran = run[scenario][0]["ran"]
+    for other, (header, ops) in sorted(run.items()):
+        seen = ops.get(operation)
+        if other == scenario or seen is None or not outcomes <= seen.outcomes:
+            continue
+        if any(w == worker and o < order for worker, order in ran for w, o in header["ran"]):
+            return other
+    return None
+
+
 def compare(run_a: Path, run_b: Path) -> tuple[list[Difference], list[str]]:
     """(differences, notes): notes name scenarios not compared and why."""
     a, b = load(run_a), load(run_b)
@@ -149,8 +176,13 @@ def compare(run_a: Path, run_b: Path) -> tuple[list[Difference], list[str]]:
             continue
         for name in sorted({*ops_a, *ops_b} - CACHED_ACROSS_SCENARIOS):
             if name not in ops_a or name not in ops_b:
-                side = "A" if name in ops_a else "B"
+                side, lacking = ("A", b) if name in ops_a else ("B", a)
                 seen = (ops_a.get(name) or ops_b[name]).outcomes
+                earlier = _read_earlier(lacking, scenario, name, seen)
+                if earlier is not None:
+                    other = "B" if side == "A" else "A"
+                    notes.append(f"{scenario}: {name} only in {side}; {other} read it earlier in {earlier}")
+                    continue
                 differences.append(
                     Difference(
                         scenario,
@@ -240,6 +272,8 @@ def write_ledger(ledger: Path, run: Path | None, verified: dict[str, str] | None
     used = _exercised(run)
     rows = []
     for op in sorted(served_operations(), key=lambda o: (o.template, o.method)):
+        if op.template.startswith(calls.EXCLUDED_PREFIXES):
+            continue  # presigned URLs stand in for cloud storage: not the workspace's API
         name = f"{op.method} {op.template}"
         sdk = sdk_operations.find(op.method, op.sample_path())
         scenarios = sorted(used.get(name, set()))
