@@ -78,7 +78,7 @@ Feature: Model serving
     @US3_8 @critical @fault_injection
     Scenario: A model that takes too long
       Given Ana uses an app that gives up on the workspace after one second
-      And the endpoint "churn" answers every call 5 seconds late
+      And the endpoint "churn" answers every call 2 seconds late
       When Ana scores 1 customer with the endpoint "churn"
       Then the request is refused with status 503 as "MODEL_TIMEOUT"
       And she is told to retry after a few seconds
@@ -175,7 +175,7 @@ Feature: Model serving
       And Ana may query the endpoint "churn-ab"
       When Ana opens the endpoint "churn-ab"
       Then the endpoint's traffic is split 80/20 between versions 1 and 2
-      When Ana scores one customer 400 times with the endpoint "churn-ab"
+      When Ana scores one customer 200 times with the endpoint "churn-ab"
       Then version 1 answers 80% of the calls, within 3 standard deviations
       And each answer is the own prediction of the version it names, and the history names the same versions
 

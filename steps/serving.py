@@ -18,7 +18,7 @@ import pytest
 from pytest_bdd import given, parsers, then, when
 
 from fixtures.drivers.control import FakeControl, invocations
-from fixtures.drivers.serving import Serving, personal_records
+from fixtures.drivers.serving import CALLS_AT_A_TIME, Serving, personal_records
 from fixtures.drivers.serving_models import sample_records
 from fixtures.stack.plugin import Cast
 from steps.common import ENDPOINT, OTHER, PERSON, POSSESSIVE, error_of
@@ -108,7 +108,7 @@ def has_scored(people: Cast, serving: Serving, who: str, times: str, endpoint: s
     target_fixture="made_calls",
 )
 def has_made_calls(people: Cast, serving: Serving, who: str, count: str, endpoint: str) -> list[int]:
-    """The person has already made that many one-customer calls, 8 at a time, every call succeeding."""
+    """The person has already made that many one-customer calls, several at a time, every call succeeding."""
     client = people.subject(who).app.quiet()
 
     def one(record: dict) -> int:
@@ -116,7 +116,7 @@ def has_made_calls(people: Cast, serving: Serving, who: str, count: str, endpoin
         assert response.status_code == 200, response.text
         return response.json()["log_id"]
 
-    with ThreadPoolExecutor(max_workers=8) as pool:
+    with ThreadPoolExecutor(max_workers=CALLS_AT_A_TIME) as pool:
         ids = list(pool.map(one, sample_records(int(count), seed=21)))
     attach(f"{count} calls made", {"log ids": [min(ids), max(ids)], "distinct": len(set(ids))})
     return ids
@@ -202,14 +202,14 @@ def scores_batch(people: Cast, serving: Serving, who: str, count: str, endpoint:
     target_fixture="answers",
 )
 def scores_repeatedly(people: Cast, serving: Serving, who: str, times: str, endpoint: str) -> list[dict]:
-    """Scores the same customer that many times, 8 calls at a time, every call succeeding."""
+    """Scores the same customer that many times, several calls at a time, every call succeeding."""
     serving.sent = sample_records(1, seed=77)
     client = people.subject(who).app.quiet()
 
     def one(_: int) -> dict:
         return ok(serving.score(client, endpoint, serving.sent))
 
-    with ThreadPoolExecutor(max_workers=8) as pool:
+    with ThreadPoolExecutor(max_workers=CALLS_AT_A_TIME) as pool:
         answers = list(pool.map(one, range(int(times))))
     attach("versions that answered", Counter(a["model_version"] for a in answers))
     return answers
