@@ -56,6 +56,13 @@ Feature: Recovering from upstream faults
         | Unity Catalog     |
         | the SQL warehouse |
 
+    @US5_5 @critical @fault_injection
+    Scenario: A statement the SQL warehouse fails is a structured 502 that quotes none of it
+      Given the SQL warehouse fails every statement on "sales.retail.orders" with an error quoting it
+      When Ana reads the table "sales.retail.orders"
+      Then the request is refused with status 502 as "QUERY_FAILED"
+      And the answer is a structured error with status 502, without internals
+
     @US5_5 @normal @fault_injection
     Scenario Outline: The SQL warehouse refuses with status <status> as "<code>": Ana is told "<answer>"
       Given the SQL warehouse refuses every request with status <status> as "<code>"

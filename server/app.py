@@ -15,7 +15,7 @@ from server.config import Settings
 from server.container import Container
 from server.db import Database, LakebaseConfigurationError
 from server.dependencies import current_user
-from server.errors import install_error_handlers
+from server.errors import document_validation_refusals, install_error_handlers
 from server.metrics import MetricsMiddleware
 from server.middleware import RequestIdMiddleware, UrlTextMiddleware
 from server.models.errors import USER_ROUTE_ERRORS
@@ -70,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router, dependencies=[Depends(current_user)], responses=USER_ROUTE_ERRORS)
     app.include_router(api_docs_router(app), dependencies=[Depends(current_user)])
     document_json_bodies(app)
+    document_validation_refusals(app)
     return app
 
 

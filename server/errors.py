@@ -85,8 +85,10 @@ def error_response(request: Request, error: AppError) -> JSONResponse:
 
 
 # The SDK appends its configuration to 401/403 messages ("... . Config: host=..., client_id=..., Env: ...",
-# databricks/sdk/config.py ``wrap_debug_info``): users get the service's own sentence only.
-_SDK_DEBUG_INFO = re.compile(r"\.? (?:Config|Env): .*$", re.DOTALL)
+# databricks/sdk/config.py ``wrap_debug_info``), and to an answer it cannot parse the whole request, body
+# and all ("unable to parse response. This is likely a bug in the Databricks SDK ... Request log:```...```",
+# databricks/sdk/errors/parser.py ``_unknown_error``): users get the service's own sentence only.
+_SDK_DEBUG_INFO = re.compile(r"\.? (?:Config: |Env: |This is likely a bug in the Databricks SDK).*$", re.S)
 # How the workspace refuses a token it does not accept (fixtures/workspace/auth.py names the sources): a 403
 # whose error_code is the number 403, or a 401.
 _TOKEN_REFUSALS = re.compile(r"invalid access token|jwt has expired|token is expired|token expired", re.I)
@@ -199,6 +201,25 @@ def _forget_refused_token(request: Request, error: AppError) -> None:
     token = request.headers.get("X-Forwarded-Access-Token")
     if error.code == "INVALID_TOKEN" and container is not None and token:
         container.identity.forget(token)
+
+
+def document_validation_refusals(app: FastAPI) -> None:
+    """FastAPI documents a 422 ``HTTPValidationError`` on every route that reads parameters; the app answers
+    those refusals 400 INVALID_REQUEST in its envelope (``install_error_handlers``), which every such route
+    documents already: the 422 and its schemas are taken out of the document."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        document = generate()  # cached by FastAPI after the first call: taking out again changes nothing
+        for path in document.get("paths", {}).values():
+            for operation in path.values():
+                operation.get("responses", {}).pop("422", None)
+        schemas = document.get("components", {}).get("schemas", {})
+        for unused in ("HTTPValidationError", "ValidationError"):
+            schemas.pop(unused, None)
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def install_error_handlers(app: FastAPI) -> None:

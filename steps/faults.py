@@ -19,7 +19,16 @@ SERVICE = r"(?P<service>" + "|".join(re.escape(name) for name in UPSTREAM) + ")"
 # The codes Databricks answers 429 and 503 with; Retry-After 0: the SDK honours it (plus up to 1 s of
 # jitter), which keeps the scenarios fast.
 BUSY = {429: "REQUEST_LIMIT_EXCEEDED", 503: "TEMPORARILY_UNAVAILABLE"}
-INTERNALS = ("Traceback", 'File "', "Exception", "requests.exceptions", "databricks.sdk")
+# Tracebacks, library names, and SQL: the text of a statement, as a warehouse error may quote it.
+INTERNALS = (
+    "Traceback",
+    'File "',
+    "Exception",
+    "requests.exceptions",
+    "databricks.sdk",
+    "SELECT ",
+    "== SQL ==",
+)
 
 
 @given(parsers.re(SERVICE + r" refuses the next (?P<count>\d+) requests with status (?P<status>429|503)"))

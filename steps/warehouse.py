@@ -33,8 +33,20 @@ def warehouse_stopped(catalog_admin: WorkspaceAdmin, control: FakeControl, secon
 )
 def warehouse_slow(catalog_admin: WorkspaceAdmin, control: FakeControl, seconds: str, table: str) -> None:
     """Every statement that reads the table runs that long on the warehouse (the fake's clock)."""
-    pattern = r"\W+".join(re.escape(part) for part in catalog_admin.real(table).split("."))
-    control.statement_duration(pattern, round(float(seconds) * 1000))
+    control.statement_duration(_reading(catalog_admin, table), round(float(seconds) * 1000))
+
+
+@given(parsers.re(r'the SQL warehouse fails every statement on "(?P<table>[^"]+)" with an error quoting it'))
+def warehouse_fails(catalog_admin: WorkspaceAdmin, control: FakeControl, table: str) -> None:
+    """Every statement that reads the table ends FAILED with a parse error that quotes the statement, as
+    Spark's parse errors do ("== SQL ==" and the text)."""
+    message = "Syntax error at or near 'FROM'.\n\n== SQL ==\n{statement}"
+    control.statement_failure(_reading(catalog_admin, table), "PARSE_SYNTAX_ERROR", message, "42601")
+
+
+def _reading(catalog_admin: WorkspaceAdmin, table: str) -> str:
+    """A regular expression for statement text naming the table (however it quotes the parts)."""
+    return r"\W+".join(re.escape(part) for part in catalog_admin.real(table).split("."))
 
 
 @then(parsers.re(r"the SQL warehouse is running"))

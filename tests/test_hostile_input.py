@@ -446,6 +446,17 @@ def test_every_capped_body_is_documented_with_its_cap(target: Target) -> None:
     assert len(bodies) == len(ROUTES), bodies
 
 
+def test_invalid_input_is_documented_as_the_400_it_gets_never_as_a_422(target: Target) -> None:
+    """The app answers what FastAPI would refuse with 422 as 400 INVALID_REQUEST, in its envelope."""
+    document = target.client.openapi().json()
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            reads_input = operation.get("parameters") or "requestBody" in operation
+            assert "422" not in operation["responses"], (method, path)
+            assert not reads_input or "400" in operation["responses"], (method, path)
+    assert "HTTPValidationError" not in str(document)
+
+
 def test_the_ledger_sees_what_a_well_formed_request_stores(target: Target) -> None:
     """The oracle of every test above: the same routes with well-formed bodies do store or reach data."""
     for name, route in ROUTES.items():

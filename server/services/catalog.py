@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import logging
+import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -38,6 +40,10 @@ from server.models.catalog import (
     TableDetail,
 )
 from server.services.warehouse import SqlWarehouse
+
+log = logging.getLogger(__name__)
+# A Databricks error message starts with its error class: "[TABLE_OR_VIEW_NOT_FOUND] The table ...".
+_ERROR_CLASS = re.compile(r"^\[([A-Z][A-Z0-9_.]*)\]")
 
 T = TypeVar("T")
 UC = "/api/2.1/unity-catalog"
@@ -335,16 +341,27 @@ class CatalogService:
         return self._warehouse.rows(w, response)
 
     def _raise_for(self, response: StatementResponse) -> None:
+        """A failed statement as the user may see it: its error class, never its message, which can quote
+        the statement (Databricks appends "== SQL ==" and the text to parse errors); the log keeps it."""
         status = response.status
         state = status.state if status else None
         if state == StatementState.SUCCEEDED:
             return
-        message = status.error.message if status and status.error and status.error.message else str(state)
+        error = status.error if status else None
+        message = error.message if error and error.message else ""
         sql_state = status.sql_state if status else None
         if sql_state == "42501" or "INSUFFICIENT_PERMISSIONS" in message:
-            raise AppError(403, "PERMISSION_DENIED", message)
+            raise AppError(403, "PERMISSION_DENIED", "You do not have permission to read this table.")
         if sql_state == "42P01" or "TABLE_OR_VIEW_NOT_FOUND" in message:
-            raise AppError(404, "TABLE_NOT_FOUND", message)
+            raise AppError(404, "TABLE_NOT_FOUND", "The table does not exist, or you may not see it.")
         if state in (StatementState.CANCELED, StatementState.PENDING, StatementState.RUNNING):
             raise self._warehouse.busy()
-        raise AppError(502, "QUERY_FAILED", f"The SQL warehouse could not read the table: {message}")
+        log.warning("statement %s: %s", state, message)
+        found = _ERROR_CLASS.match(message)
+        if found:
+            error_class = found[1]
+        elif error and error.error_code:
+            error_class = error.error_code.value
+        else:
+            error_class = state.value if state else "no status"
+        raise AppError(502, "QUERY_FAILED", f"The SQL warehouse could not read the table ({error_class}).")
