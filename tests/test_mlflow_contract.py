@@ -96,6 +96,23 @@ def test_runs_log_in_batches_and_search(client, tmp_path: Path) -> None:
     assert tags["mlflow.experimentType"] == "MLFLOW_EXPERIMENT" and tags["mlflow.ownerEmail"]
 
 
+def test_the_older_artifact_listing_mlflow_falls_back_to_sees_the_same_files(client, tmp_path: Path) -> None:
+    """MLflow lists through ``GET /api/2.0/mlflow/artifacts/list`` when the Files API fails it
+    (``DatabricksTrackingArtifactRepository``): the same files, relative to the run's artifact root."""
+    from mlflow.store.artifact.databricks_artifact_repo import DatabricksArtifactRepository
+
+    run = client.create_run(client.create_experiment(f"/Shared/{name('listing')}"))
+    (tmp_path / "profile.json").write_text("{}")
+    client.log_artifact(run.info.run_id, str(tmp_path / "profile.json"), "monitoring")
+    repository = DatabricksArtifactRepository(run.info.artifact_uri)
+
+    assert [(f.path, f.is_dir) for f in repository.list_artifacts()] == [("monitoring", True)]
+    [listed] = repository.list_artifacts("monitoring")
+    assert (listed.path, listed.is_dir, listed.file_size) == ("monitoring/profile.json", False, 2)
+    assert repository.list_artifacts("monitoring/profile.json") == []  # a file lists itself: MLflow says []
+    assert repository.list_artifacts("nothing/here") == []
+
+
 def test_experiments_live_in_existing_workspace_folders(client) -> None:
     from mlflow.exceptions import MlflowException
 

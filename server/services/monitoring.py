@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import posixpath
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -167,7 +168,11 @@ class Baselines:
         client = mlflow.MlflowClient(self._settings.mlflow_tracking_uri, self._settings.mlflow_registry_uri)
         try:
             run_id = client.get_model_version(model_name, version).run_id
-            if not run_id:
+            # Listed first: a model trained without a profile is an answer, not a failed download (which
+            # MLflow would retry through its older artifact API before giving up).
+            if not run_id or PROFILE_PATH not in {
+                f.path for f in client.list_artifacts(run_id, posixpath.dirname(PROFILE_PATH))
+            }:
                 return None
             with tempfile.TemporaryDirectory() as directory:
                 path = client.download_artifacts(run_id, PROFILE_PATH, directory)
