@@ -721,9 +721,8 @@ def registers_own_model(people: Cast, lifecycle: Lifecycle, makers: Makers, who:
     """Creates a registered model in the churn model's schema with MLflow, as the person."""
     from fixtures.drivers import model_registry
 
-    catalog, schema, _ = lifecycle.model_name.split(".")
-    name = f"{catalog}.{schema}.{makers.name(kind='registered_model')}"  # ours: the sweeper finds a leftover
-    return model_registry.create_model_as(lifecycle.stack, people[who], name)
+    schema = lifecycle.model_name.rsplit(".", 1)[0]
+    return model_registry.create_model_as(lifecycle.stack, people[who], schema, makers)
 
 
 @then(parsers.parse('it is refused, saying "{words}"'))
