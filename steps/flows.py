@@ -120,6 +120,6 @@ def history_holds(serving: Serving, people: Cast, sent: Traffic, other: str, cou
     assert total == len(items) == int(count), (total, len(items))
     ids = [item["id"] for item in items]
     assert len(set(ids)) == len(ids) and ids == sorted(ids, reverse=True)
-    assert sent.is_exactly(person, [item["inputs"][0] for item in items]), (
+    assert [item["inputs"][0] for item in reversed(items)] == sent.of(person), (
         "the history is not exactly my calls"
     )
