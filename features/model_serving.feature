@@ -209,8 +209,11 @@ Feature: Model serving
     @US3_13 @US5_3 @critical
     Scenario: A permission taken away is refused on the very next request, cached schema or not
       When Ana asks for the input schema of the endpoint "churn"
+      And Ana scores 1 customer with the endpoint "churn"
       And the workspace admin takes away Ana's permission on the endpoint "churn"
       And Ana asks for the input schema of the endpoint "churn"
+      Then the refusal is the one for an endpoint that does not exist, naming the endpoint "churn"
+      When Ana scores customers missing "support_tickets" and with an extra "favourite_colour" with the endpoint "churn"
       Then the refusal is the one for an endpoint that does not exist, naming the endpoint "churn"
       When Ana scores 1 customer with the endpoint "churn"
       Then the refusal is the one for an endpoint that does not exist, naming the endpoint "churn"

@@ -1,10 +1,14 @@
 """Model Serving through the user's own workspace client (on-behalf-of): endpoints, schemas, inference.
 
-- Every request first asks the workspace, as the user, for the endpoint (``serving_endpoints.get``): a user
+- A request first asks the workspace, as the user, for the endpoint (``serving_endpoints.get``): a user
   the workspace refuses gets exactly the answer for an endpoint that does not exist (404
   ENDPOINT_NOT_FOUND), so the app tells nobody that an endpoint they may not see exists. Only then may
   cached data serve them: input schemas (``get_open_api``) are cached per endpoint and config version for a
   short TTL (``serving_metadata_ttl_seconds``), shared by the users the workspace confirmed.
+- Scoring skips that lookup for a user the workspace confirmed within the same TTL (half the workspace
+  calls of a scoring call): the query itself runs as the user, so the workspace still decides whether they
+  may query, and any refusal on that path (input that does not fit the cached schema, a refused query) is
+  answered only after a fresh confirmation, so a user who lost access learns nothing from the cache.
 - A user who may see an endpoint but not query it gets 403 PERMISSION_DENIED when scoring.
 - Inference is ``serving_endpoints.query`` with ``dataframe_records``. Each call has a deadline
   (``serving_timeout_seconds``): past it the user gets 503 MODEL_TIMEOUT with Retry-After.
@@ -73,6 +77,36 @@ def may_not_query(name: str) -> AppError:
     return AppError(403, "PERMISSION_DENIED", f"You may see the serving endpoint '{name}' but not query it.")
 
 
+def mismatch(name: str, schema: InputSchema, records: list[dict[str, Any]]) -> AppError | None:
+    """The 400 INVALID_INPUT naming missing and unexpected columns, or None if the records fit."""
+    if schema.type != "dataframe":
+        return None
+    known = {c.name for c in schema.columns}
+    required = {c.name for c in schema.columns if c.required}
+    sent: set[str] = set()
+    missing: set[str] = set()
+    for record in records:
+        keys = set(record)
+        sent |= keys
+        missing |= required - keys
+    extra = sent - known
+    if not missing and not extra:
+        return None
+    parts = []
+    if missing:
+        parts.append(f"missing columns: {', '.join(sorted(missing))}")
+    if extra:
+        parts.append(f"unexpected columns: {', '.join(sorted(extra))}")
+    details = [{"field": c, "issue": "missing column"} for c in sorted(missing)]
+    details += [{"field": c, "issue": "unexpected column"} for c in sorted(extra)]
+    return AppError(
+        400,
+        "INVALID_INPUT",
+        f"The input does not match the signature of the model served by '{name}': {'; '.join(parts)}.",
+        details=details,
+    )
+
+
 @dataclass
 class _Outcome:
     predictions: list[Any] | None
@@ -95,6 +129,10 @@ class ServingService:
         )
         self._schemas: TTLCache[tuple[str, int | None], InputSchema] = TTLCache(
             maxsize=1024, ttl=settings.serving_metadata_ttl_seconds
+        )
+        # (user, endpoint) pairs the workspace confirmed: their scoring calls may use the cached schema.
+        self._confirmed: TTLCache[tuple[str, str], bool] = TTLCache(
+            maxsize=8192, ttl=settings.serving_metadata_ttl_seconds
         )
         # Calls to endpoints run here, so a slow model never starves the app's own thread pool.
         self._executor = ThreadPoolExecutor(max_workers=64, thread_name_prefix="serving")
@@ -207,42 +245,28 @@ class ServingService:
         self._schemas[key] = schema
         return schema
 
-    def check_input(self, ws: WorkspaceClient, name: str, records: list[dict[str, Any]]) -> None:
-        schema = self.input_schema(ws, name)
-        if schema.type != "dataframe":
-            return
-        known = {c.name for c in schema.columns}
-        required = {c.name for c in schema.columns if c.required}
-        sent: set[str] = set()
-        missing: set[str] = set()
-        for record in records:
-            keys = set(record)
-            sent |= keys
-            missing |= required - keys
-        extra = sent - known
-        if not missing and not extra:
-            return
-        parts = []
-        if missing:
-            parts.append(f"missing columns: {', '.join(sorted(missing))}")
-        if extra:
-            parts.append(f"unexpected columns: {', '.join(sorted(extra))}")
-        details = [{"field": c, "issue": "missing column"} for c in sorted(missing)]
-        details += [{"field": c, "issue": "unexpected column"} for c in sorted(extra)]
-        raise AppError(
-            400,
-            "INVALID_INPUT",
-            f"The input does not match the signature of the model served by '{name}': {'; '.join(parts)}.",
-            details=details,
-        )
+    def check_input(self, ws: WorkspaceClient, user: str, name: str, records: list[dict[str, Any]]) -> None:
+        """Refuses records that do not fit the served model's signature. For a user the workspace confirmed
+        lately, the cached schema may let the records through without asking the workspace; a refusal is
+        always decided on a fresh confirmation and the schema of the config served now."""
+        if (user, name) in self._confirmed and name in self._details:
+            cached = self._schemas.get((name, self._details[name].config_version))
+            if cached is not None and mismatch(name, cached, records) is None:
+                return
+        schema = self.input_schema(ws, name)  # the workspace confirms the user first
+        self._confirmed[(user, name)] = True
+        refusal = mismatch(name, schema, records)
+        if refusal is not None:
+            raise refusal
 
     # inference ------------------------------------------------------------------------------------------
     def _query(
-        self, ws: WorkspaceClient, name: str, records: list[dict[str, Any]]
+        self, ws: WorkspaceClient, user: str, name: str, records: list[dict[str, Any]]
     ) -> tuple[list[Any], str | None]:
         try:
             response = ws.serving_endpoints.query(name, dataframe_records=records)
         except NotFound:
+            self._confirmed.pop((user, name), None)
             raise endpoint_not_found(name) from None
         except BadRequest as error:
             message = workspace_message(error)
@@ -251,7 +275,10 @@ class ServingService:
         except DatabricksError as error:
             refusal = from_workspace_error(error)
             if isinstance(error, PermissionDenied) and refusal.code == "PERMISSION_DENIED":
-                raise may_not_query(name) from error  # it was confirmed visible before the call
+                # Whether she may still see it decides between 403 and 404: asked fresh, not from the cache.
+                self._confirmed.pop((user, name), None)
+                self.get_endpoint(ws, name)
+                raise may_not_query(name) from error
             raise refusal from error
         return list(response.predictions or []), response.served_model_name
 
@@ -271,7 +298,8 @@ class ServingService:
         error: AppError | None = None
         try:
             predictions, served = await asyncio.wait_for(
-                self._run(self._query, ws, name, records), timeout=self._settings.serving_timeout_seconds
+                self._run(self._query, ws, user, name, records),
+                timeout=self._settings.serving_timeout_seconds,
             )
             if len(predictions) != len(records):
                 error = AppError(
@@ -328,7 +356,7 @@ class ServingService:
     ) -> None:
         """Refuse input that does not fit the signature; the refusal is logged like any other call."""
         try:
-            await self._run(self.check_input, ws, name, records)
+            await self._run(self.check_input, ws, user, name, records)
         except AppError as error:
             if error.code == "INVALID_INPUT":
                 now = dt.datetime.now(dt.UTC)
