@@ -26,7 +26,7 @@ Feature: Monitoring served models
     Scenario: Slow calls show in the 95th percentile, not in the median
       Given Ana has sent 16 customers one at a time to the endpoint "churn-watch"
       And the endpoint "churn-watch" answers its next 4 calls 400 milliseconds late
-      And Ana has sent 4 customers one at a time to the endpoint "churn-watch"
+      And Ana has sent 4 customers at once to the endpoint "churn-watch"
       And the endpoint "churn-watch" fails 2 of its next calls
       And Ana has tried to send 2 customers one at a time to the endpoint "churn-watch"
       When Mia looks at the metrics of the endpoint "churn-watch"

@@ -78,7 +78,7 @@ def window(phrase: str) -> tuple[str | None, str | None]:
     parsers.re(
         rf"{PERSON} has (?P<verb>sent|tried to send) (?P<count>\d+) "
         r'(?:customers?|requests? missing the column "(?P<column>\w+)") '
-        rf"(?P<how>one at a time|in calls of \d+) to {ENDPOINT}(?: with (?P<drift>.+))?$"
+        rf"(?P<how>one at a time|at once|in calls of \d+) to {ENDPOINT}(?: with (?P<drift>.+))?$"
     )
 )
 def has_sent(
@@ -86,12 +86,13 @@ def has_sent(
 ) -> None:
     """Sends seeded synthetic customers (optionally drifted) to the endpoint: every call must succeed; with a
     column missing, every call must be refused (and logged) as invalid input; 'tried to send': the answers
-    may be refusals (the Thens say what they must be)."""
-    size = 1 if how == "one at a time" else int(how.rsplit(" ", 1)[1])
+    may be refusals (the Thens say what they must be). 'at once': one customer per call, all in flight
+    together (latencies that wait on one another: say so only where that cannot change the outcome)."""
+    size = int(how.rsplit(" ", 1)[1]) if how.startswith("in calls") else 1
     seed = 99 if column else len(sent.records) + 1
     records = traffic.generate(int(count), seed=seed, drift=drift_of(drift))
     records = [{k: v for k, v in r.items() if k != column} for r in records]
-    sent.send(people.subject(who), serving, endpoint, records, size)
+    sent.send(people.subject(who), serving, endpoint, records, size, at_once=how == "at once")
     calls = -(-int(count) // size)  # the last calls, one per batch of records
     answers = sent.answers[-calls:]
     if verb == "sent":
