@@ -23,7 +23,8 @@ from databricks.sdk.service.catalog import Privilege
 
 from benchmarks.__main__ import spread
 from fixtures.data import catalog as data
-from fixtures.drivers.factories import Factory
+from fixtures.drivers.factories import Factory, Makers
+from fixtures.drivers.permissions import Permissions
 from fixtures.drivers.workspace_admin import WorkspaceAdmin
 from fixtures.stack.mock import start_mock_stack
 from fixtures.workspace.sql import WAREHOUSE_ID
@@ -46,9 +47,15 @@ def main() -> None:
     stack = start_mock_stack()
     try:
         assert stack.control is not None
+        # As the catalog_admin fixture builds it: its tables are made with its own statements.
+        factory = Factory("bench")
+        makers = Makers(factory, stack)
         admin = WorkspaceAdmin(
-            stack.admin_client(), "acceptance-admin@example.com", WAREHOUSE_ID, Factory("bench"), "bench_"
+            stack.admin_client(), "acceptance-admin@example.com", WAREHOUSE_ID, makers, factory.prefix
         )
+        makers.sql = admin.sql
+        # Reading a table through the app runs a statement as the reader: CAN_USE on the warehouse.
+        warehouse = Permissions(admin.client, WAREHOUSE_ID, factory)
         data.load_reference(admin, ["sales"])
         data.load_large_table(admin, "telemetry.events.readings", data.LARGE_TABLE_ROWS)
         data.load_large_catalog(admin, stack.control, "warehouse.staging", 10_000)
@@ -63,6 +70,7 @@ def main() -> None:
         reader = stack.create_person("Bench", [])
         for catalog in ("sales", "telemetry"):
             admin.change("catalog", catalog, reader.user_name, add=READ)
+        warehouse.on_warehouse("CAN_USE", user_name=reader.user_name)
         client = reader.app.quiet()
         orders = (admin.real("sales"), "retail", "orders")
         readings = (admin.real("telemetry"), "events", "readings")
@@ -88,6 +96,7 @@ def main() -> None:
         group = "bench-readers"
         readers = [stack.create_person(f"Reader{i}", [group]).app.quiet() for i in range(60)]
         admin.change("catalog", "sales", group, add=READ)
+        warehouse.on_warehouse("CAN_USE", group_name=group)
         for _ in range(args.runs):
             with ThreadPoolExecutor(60) as pool:
                 started = time.perf_counter()

@@ -50,8 +50,10 @@ def main() -> None:
     from databricks.sdk.service.serving import EndpointCoreConfigInput, ServedEntityInput
 
     from fixtures.drivers.factories import Factory, Makers
+    from fixtures.drivers.permissions import Permissions
     from fixtures.drivers.serving_models import register_served_models, sample_records
     from fixtures.stack.mock import start_mock_stack
+    from fixtures.workspace import sql
 
     stack = start_mock_stack()
     try:
@@ -68,7 +70,13 @@ def main() -> None:
                 ],
             ),
         )
-        user = stack.create_person("Bench", []).app.quiet()
+        person = stack.create_person("Bench", [])
+        # Querying an endpoint needs CAN_QUERY on it, granted as the Givens grant it (the permissions driver).
+        grants = Factory("benchmark-grants")
+        Permissions(ws, sql.WAREHOUSE_ID, grants).on_endpoint(
+            endpoint, "CAN_QUERY", user_name=person.user_name
+        )
+        user = person.app.quiet()
         model = mlflow.pyfunc.load_model(f"models:/{models.churn}/{version}")
         one = sample_records(1, seed=1)
         many = sample_records(args.batch, seed=2)
