@@ -91,6 +91,6 @@ Feature: Working across the app's services
     And Ana may query the endpoint "churn-flow"
     And Ben may query the endpoint "churn-flow"
     And Ben has sent 20 customers one at a time to the endpoint "churn-flow"
-    And Ana has sent 250 customers one at a time to the endpoint "churn-flow"
+    And Ana has sent 250 customers several at a time to the endpoint "churn-flow"
     Then Ana's whole inference history holds each of her 250 calls once
     And Ben's whole inference history holds each of his 20 calls once

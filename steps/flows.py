@@ -6,6 +6,8 @@ The customers to score live in a Unity Catalog table created through the SDK and
 
 from __future__ import annotations
 
+import json
+
 from pytest_bdd import given, parsers, then, when
 
 from fixtures.drivers.catalog import CRM_TABLE, browse_to, crm_rows, features_of
@@ -101,6 +103,10 @@ def consistent_predictions(flows: list[dict]) -> None:
     assert len(seen) < sum(len(r["rows"]) for r in flows), "no customer was scored by two people"
 
 
+def canonical(record: dict) -> str:
+    return json.dumps(record, sort_keys=True)
+
+
 @then(
     parsers.re(
         rf"{OTHER}'s (?:whole )?inference history holds (?:each of {POSSESSIVE} (?P<count>\d+) calls once"
@@ -108,8 +114,9 @@ def consistent_predictions(flows: list[dict]) -> None:
     )
 )
 def history_holds(serving: Serving, people: Cast, sent: Traffic, other: str, count, calls, customers) -> None:
-    """Paging through the person's history: exactly the customers she sent, one call each, newest first;
-    or exactly N successful calls covering that many customers."""
+    """Paging through the person's history: exactly the customers she sent, one call each, newest first (in
+    the order the app logged them: calls sent several at a time arrive in any order); or exactly N successful
+    calls covering that many customers."""
     person = people[other]
     items, total = serving.whole_history(person.app.quiet())
     if calls:
@@ -120,6 +127,6 @@ def history_holds(serving: Serving, people: Cast, sent: Traffic, other: str, cou
     assert total == len(items) == int(count), (total, len(items))
     ids = [item["id"] for item in items]
     assert len(set(ids)) == len(ids) and ids == sorted(ids, reverse=True)
-    assert [item["inputs"][0] for item in reversed(items)] == sent.of(person), (
-        "the history is not exactly my calls"
-    )
+    assert sorted(map(canonical, (item["inputs"][0] for item in items))) == sorted(
+        map(canonical, sent.of(person))
+    ), "the history is not exactly my calls"

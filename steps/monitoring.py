@@ -14,7 +14,7 @@ from pytest_bdd import given, parsers, then, when
 
 from fixtures.data import traffic
 from fixtures.drivers.app import PROFILE_ROUTE, prometheus_samples
-from fixtures.drivers.serving import MonitoredModel, Serving, Traffic
+from fixtures.drivers.serving import CALLS_AT_A_TIME, MonitoredModel, Serving, Traffic
 from fixtures.reporting.attachments import attach_table
 from fixtures.reporting.drift_chart import shares_png
 from fixtures.stack.plugin import Cast
@@ -78,7 +78,8 @@ def window(phrase: str) -> tuple[str | None, str | None]:
     parsers.re(
         rf"{PERSON} has (?P<verb>sent|tried to send) (?P<count>\d+) "
         r'(?:customers?|requests? missing the column "(?P<column>\w+)") '
-        rf"(?P<how>one at a time|at once|in calls of \d+) to {ENDPOINT}(?: with (?P<drift>.+))?$"
+        rf"(?P<how>one at a time|several at a time|at once|in calls of \d+) to {ENDPOINT}"
+        r"(?: with (?P<drift>.+))?$"
     )
 )
 def has_sent(
@@ -86,13 +87,15 @@ def has_sent(
 ) -> None:
     """Sends seeded synthetic customers (optionally drifted) to the endpoint: every call must succeed; with a
     column missing, every call must be refused (and logged) as invalid input; 'tried to send': the answers
-    may be refusals (the Thens say what they must be). 'at once': one customer per call, all in flight
-    together (latencies that wait on one another: say so only where that cannot change the outcome)."""
+    may be refusals (the Thens say what they must be). 'several at a time' and 'at once': one customer per
+    call, a few or all of them in flight together (latencies then wait on one another: say so only where
+    that cannot change the outcome)."""
     size = int(how.rsplit(" ", 1)[1]) if how.startswith("in calls") else 1
     seed = 99 if column else len(sent.records) + 1
     records = traffic.generate(int(count), seed=seed, drift=drift_of(drift))
     records = [{k: v for k, v in r.items() if k != column} for r in records]
-    sent.send(people.subject(who), serving, endpoint, records, size, at_once=how == "at once")
+    in_flight = {"several at a time": CALLS_AT_A_TIME, "at once": None}.get(how, 1)
+    sent.send(people.subject(who), serving, endpoint, records, size, in_flight)
     calls = -(-int(count) // size)  # the last calls, one per batch of records
     answers = sent.answers[-calls:]
     if verb == "sent":
