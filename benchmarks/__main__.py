@@ -3,19 +3,27 @@
 Measures the suite itself (wall time serial and with ``-n 2``, time to first scenario), then runs each
 benchmark module of this package (``python -m benchmarks.<name>``, each writing
 ``reports/benchmarks/<name>.json``) and gathers their figures. Every figure is min/median/max over repeats;
-ratios come from the same run. ``--repeats N`` (default 3), ``--only suite|<module>``.
+ratios come from the same run. ``--repeats N`` (default 3), ``--only suite|baseline|<module>``.
+
+``--baseline REV`` also times the suite (``-n 2``) of an earlier commit, checked out apart (a git worktree
+sharing this checkout's ``.venv``), in runs interleaved with this checkout's, and reports the ratio: a
+machine's speed drifts by 10-15% over an hour, so the ratio is the figure to compare across days.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import pkgutil
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from benchmarks import spread
@@ -27,9 +35,9 @@ PYTEST = [sys.executable, "-m", "pytest", "features/", "-q", "-p", "no:cacheprov
 FIRST_SCENARIO = "test_the_health_check_answers_without_identity"
 
 
-def timed(command: list[str], env: dict[str, str] | None = None) -> float:
+def timed(command: list[str], env: dict[str, str] | None = None, cwd: Path = ROOT) -> float:
     started = time.perf_counter()
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=env)
+    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True, env=env)
     elapsed = time.perf_counter() - started
     if result.returncode != 0:
         raise SystemExit(f"{' '.join(command)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
@@ -44,6 +52,37 @@ def first_scenario(command: list[str]) -> tuple[float, float]:
     launched = time.time()
     whole = timed([*command, "-p", "benchmarks._first_result"], env)
     return float(marker.read_text()) - launched, whole
+
+
+@contextlib.contextmanager
+def checkout_of(revision: str) -> Iterator[Path]:
+    """The commit checked out in a temporary git worktree that uses this checkout's ``.venv``."""
+    folder = Path(tempfile.mkdtemp(prefix="benchmark-baseline-"))
+    subprocess.run(["git", "worktree", "add", "--detach", str(folder), revision], cwd=ROOT, check=True,
+                   capture_output=True)  # fmt: skip
+    try:
+        (folder / ".venv").symlink_to(ROOT / ".venv")
+        yield folder
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", str(folder)], cwd=ROOT, capture_output=True)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def against_baseline(revision: str, repeats: int) -> dict:
+    """``-n 2`` suite times of the baseline commit and of this checkout, run by turns, and their ratio."""
+    command = [*PYTEST, "--alluredir", str(OUT / "allure-scratch"), "-n", "2"]
+    with checkout_of(revision) as baseline:
+        timed(command, cwd=baseline)  # its first run fills its own caches (Postgres data, models)
+        ours, theirs = [], []
+        for _ in range(repeats):
+            theirs.append(timed(command, cwd=baseline))
+            ours.append(timed(command))
+    return {
+        "revision": revision,
+        "baseline_suite_n2_s": spread(theirs),
+        "suite_n2_s": spread(ours),
+        "ratio_to_baseline": round(statistics.median(ours) / statistics.median(theirs), 3),
+    }
 
 
 def suite(repeats: int) -> dict:
@@ -101,14 +140,24 @@ def flatten(prefix: str, value: object, rows: list[tuple[str, str]]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--only", action="append", help="suite, or a benchmark module name; repeatable")
+    parser.add_argument(
+        "--only", action="append", help="suite, baseline, or a benchmark module name; repeatable"
+    )
+    parser.add_argument("--baseline", metavar="REV", help="also time the suite of this commit, by turns")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
-    wanted = args.only or ["suite", *modules()]
+    wanted = args.only or ["suite", *modules(), *(["baseline"] if args.baseline else [])]
+    if "baseline" in wanted and not args.baseline:
+        parser.error("--only baseline needs --baseline REV")
     figures: dict[str, object] = {}
     for name in wanted:
         print(f"running {name} …", flush=True)
-        figures[name] = suite(args.repeats) if name == "suite" else run_module(name)
+        if name == "suite":
+            figures[name] = suite(args.repeats)
+        elif name == "baseline":
+            figures[name] = against_baseline(args.baseline, args.repeats)
+        else:
+            figures[name] = run_module(name)
     report = {"measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "figures": figures}
     (ROOT / "reports" / "benchmarks.json").write_text(json.dumps(report, indent=2))
     rows: list[tuple[str, str]] = []
