@@ -275,7 +275,7 @@ class ServingService:
         except DatabricksError as error:
             refusal = from_workspace_error(error)
             if isinstance(error, PermissionDenied) and refusal.code == "PERMISSION_DENIED":
-                # Whether she may still see it decides between 403 and 404: asked fresh, not from the cache.
+                # Whether the user may still see it decides between 403 and 404: asked fresh, not from cache.
                 self._confirmed.pop((user, name), None)
                 self.get_endpoint(ws, name)
                 raise may_not_query(name) from error
