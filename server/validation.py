@@ -38,6 +38,27 @@ DATE_RANGE = f"from {EARLIEST:%Y-%m-%d} (inclusive) to {LATEST:%Y-%m-%d} (exclus
 # A refusal names at most this many fields: a body of 100,000 bad records gets a short answer.
 MAX_DETAILS = 20
 
+# JSON text nested deeper than this is refused before it is parsed. Python's decoder recurses once per level
+# and, on deep nesting, goes right up to the interpreter's recursion limit (1,000) before it raises
+# RecursionError; a garbage collection that runs a finalizer at that depth has no stack left, and the
+# finalizer's error becomes an unraisable exception (seen once in CI, with a value nested 5,000 levels deep).
+NESTING_LIMIT = 256
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_A_BRACKET = re.compile(r"[^\[\]{}]+")
+
+
+def nested_deeper_than(text: str, limit: int) -> bool:
+    """Whether JSON text nests arrays and objects more than ``limit`` levels deep, found without parsing it
+    (brackets inside strings do not count); about 8 ms for 10,000 scoring records."""
+    if text.count("[") + text.count("{") <= limit:
+        return False  # even every bracket inside the last could not go deeper
+    depth = 0
+    for mark in _NOT_A_BRACKET.sub("", _JSON_STRING.sub("", text)):
+        depth += 1 if mark in "[{" else -1
+        if depth > limit:
+            return True
+    return False
+
 
 def text_issue(text: str, *, multiline: bool = False) -> str | None:
     """Why ``text`` is refused, or None."""

@@ -22,6 +22,7 @@ from server.models.preferences import (
     PreferencePage,
     PreferenceWrite,
 )
+from server.validation import nested_deeper_than
 
 _COLUMNS = "key, value::text, version, created_at, updated_at"
 
@@ -80,13 +81,9 @@ def _depth(value: Any) -> int:
 def load_json(text: str | bytes) -> Any:
     """A stored value: finite numbers only, at most MAX_VALUE_DEPTH levels deep; ValueError otherwise.
     (A row the app did not write may hold numbers that overflow a float, or nesting Python cannot parse.)"""
-    try:
-        value = json.loads(text, parse_float=_finite)
-    except RecursionError as error:
-        raise ValueError(f"nested more than {MAX_VALUE_DEPTH} levels deep") from error
-    if _depth(value) > MAX_VALUE_DEPTH:
-        raise ValueError(f"nested more than {MAX_VALUE_DEPTH} levels deep")
-    return value
+    if nested_deeper_than(text if isinstance(text, str) else text.decode("utf-8"), MAX_VALUE_DEPTH):
+        raise ValueError(f"nested more than {MAX_VALUE_DEPTH} levels deep")  # not parsed: see NESTING_LIMIT
+    return json.loads(text, parse_float=_finite)
 
 
 def storable_value(request: PreferenceWrite) -> str:
