@@ -71,14 +71,13 @@ def parse_json(body: bytes, *, nesting_field: str = "body") -> Any:
     """Bytes -> a JSON document that keeps the rules, or a 400 naming what is wrong and where."""
     if not body:
         raise invalid_request([{"field": "body", "issue": "is empty: a JSON document is required"}])
-    too_deep = invalid_request([{"field": nesting_field, "issue": "is nested too deeply"}])
     try:
         text = body.decode("utf-8")  # strict: JSON is UTF-8 (RFC 8259); json.loads would guess UTF-16/32
         if nested_deeper_than(text, NESTING_LIMIT):
-            raise too_deep
+            raise RecursionError  # refused unparsed: see NESTING_LIMIT
         document = json.loads(text, object_pairs_hook=object_from_pairs)
-    except RecursionError:  # a guard: the limit keeps the decoder far from the interpreter's
-        raise too_deep from None
+    except RecursionError:
+        raise invalid_request([{"field": nesting_field, "issue": "is nested too deeply"}]) from None
     except UnicodeDecodeError as error:
         raise invalid_request(
             [{"field": "body", "issue": f"is not valid UTF-8 (byte {error.start})"}]
