@@ -4,6 +4,7 @@ phrase."""
 pytest_plugins = [
     "fixtures.stack.worker_exit",  # first: its exit handler runs after every other one
     "fixtures.stack.garbage_collection",
+    "fixtures.stack.scheduling",
     "fixtures.stack.plugin",
     "fixtures.reporting.allure_labels",
     "fixtures.reporting.calls_plugin",
